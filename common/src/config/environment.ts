@@ -1,0 +1,26 @@
+/**
+ * The environment variables the platform reads, each mapped to one config path. This table is the one
+ * place they are defined; docs/configuration.md lists the same names (a test keeps the two in step).
+ */
+export const ENVIRONMENT_VARIABLES = {
+  CONFIG_FILE: '(a JSON file with any of the settings below, nested as in the config object)',
+  DATA_DIR: 'dataDir',
+  LOG_LEVEL: 'logger.level',
+  LOG_FORMAT: 'logger.format',
+  LOG: 'eventLog.adapter',
+  EVENT_LOG_FSYNC: 'eventLog.fsync',
+  EVENT_LOG_FSYNC_INTERVAL_MS: 'eventLog.fsyncIntervalMs',
+  EVENT_LOG_SEGMENT_BYTES: 'eventLog.segmentBytes',
+  EVENT_LOG_PARTITIONS: 'eventLog.defaultPartitions',
+  VIEWS: 'viewStore.adapter',
+  VIEW_STORE_FSYNC: 'viewStore.fsync',
+  VIEW_STORE_FSYNC_INTERVAL_MS: 'viewStore.fsyncIntervalMs',
+  LAKE: 'lake.adapter',
+  LAKE_DIR: 'lake.dir',
+  SCHEDULER: 'scheduler.adapter',
+  SCHEDULER_HISTORY_LIMIT: 'scheduler.historyLimit',
+  HTTP_HOST: 'http.host',
+  HTTP_PORT: 'http.port',
+} as const;
+
+export type EnvironmentVariable = keyof typeof ENVIRONMENT_VARIABLES;

@@ -1,0 +1,292 @@
+/**
+ * The in-process scheduler: timers and cron (croner) in this process, runs executed by the handlers
+ * registered here. Status and history live in memory, bounded per job.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Cron } from 'croner';
+import { ClosedError, InvalidArgumentError, TimeoutError, UnknownJobError } from '../../../errors/errors.js';
+import { silentLogger, type Logger } from '../../../logging/logger.js';
+import type { JsonValue } from '../../../records/json.js';
+import type { JobHandler, JobOptions, JobProgress, JobRun, JobStatus, JobTrigger, Repeat, Scheduler } from '../scheduler.js';
+import { validateJobName, validateJobOptions, validateRepeat } from '../validation.js';
+
+export interface InProcessSchedulerOptions {
+  /** Finished runs kept per job. Default 100. */
+  historyLimit?: number;
+  logger?: Logger;
+}
+
+interface Job {
+  name: string;
+  handler: JobHandler;
+  options: Required<JobOptions>;
+  repeat: Repeat | null;
+  timer: NodeJS.Timeout | undefined;
+  cron: Cron | undefined;
+  nextRunAt: number | null;
+  running: JobRun | undefined;
+  waiting: JobRun | undefined;
+  /** Finished runs, newest first. */
+  history: JobRun[];
+}
+
+export class InProcessScheduler implements Scheduler {
+  private readonly jobs = new Map<string, Job>();
+  private readonly runs = new Map<string, JobRun>();
+  private readonly finishWaiters = new Map<string, Array<(run: JobRun) => void>>();
+  private readonly abort = new AbortController();
+  private readonly inFlight = new Set<Promise<void>>();
+  private nextRunNumber = 1;
+  private closed = false;
+  private readonly historyLimit: number;
+  private readonly logger: Logger;
+
+  constructor(options: InProcessSchedulerOptions = {}) {
+    this.historyLimit = options.historyLimit ?? 100;
+    this.logger = (options.logger ?? silentLogger()).child({ ns: 'scheduler' });
+  }
+
+  async register(name: string, handler: JobHandler, options: JobOptions = {}): Promise<void> {
+    this.assertOpen();
+    validateJobName(name);
+    validateJobOptions(options, name);
+    if (typeof handler !== 'function') throw new InvalidArgumentError(`Handler of job "${name}" must be a function`, { name });
+    const existing = this.jobs.get(name);
+    const resolved = { attempts: options.attempts ?? 1, backoffMs: options.backoffMs ?? 1000 };
+    if (existing) {
+      existing.handler = handler;
+      existing.options = resolved;
+      return;
+    }
+    this.jobs.set(name, {
+      name,
+      handler,
+      options: resolved,
+      repeat: null,
+      timer: undefined,
+      cron: undefined,
+      nextRunAt: null,
+      running: undefined,
+      waiting: undefined,
+      history: [],
+    });
+  }
+
+  async setRepeat(name: string, repeat: Repeat): Promise<void> {
+    const job = this.job(name);
+    validateRepeat(repeat, name);
+    let cron: Cron | undefined;
+    if ('cron' in repeat) {
+      try {
+        cron = new Cron(repeat.cron, { timezone: repeat.timezone, paused: true, unref: true });
+      } catch (error) {
+        throw new InvalidArgumentError(`Invalid cron expression ${JSON.stringify(repeat.cron)} for job "${name}": ${(error as Error).message}`, {
+          name,
+          cron: repeat.cron,
+        });
+      }
+    }
+    this.stopRepeat(job);
+    job.repeat = { ...repeat };
+    if (cron) {
+      job.cron = cron;
+      cron.schedule(() => {
+        this.enqueue(job, 'schedule', null);
+        job.nextRunAt = cron.nextRun()?.getTime() ?? null;
+      });
+      cron.resume();
+      job.nextRunAt = cron.nextRun()?.getTime() ?? null;
+    } else {
+      const everyMs = (repeat as { everyMs: number }).everyMs;
+      job.nextRunAt = Date.now() + everyMs;
+      job.timer = setInterval(() => {
+        job.nextRunAt = Date.now() + everyMs;
+        this.enqueue(job, 'schedule', null);
+      }, everyMs);
+      job.timer.unref();
+    }
+    this.logger.info({ job: name, repeat, nextRunAt: job.nextRunAt && new Date(job.nextRunAt).toISOString() }, 'scheduled');
+  }
+
+  async removeRepeat(name: string): Promise<void> {
+    const job = this.job(name);
+    this.stopRepeat(job);
+  }
+
+  async trigger(name: string, data: JsonValue = null): Promise<JobRun> {
+    return { ...this.enqueue(this.job(name), 'manual', data) };
+  }
+
+  async getRun(id: string): Promise<JobRun | undefined> {
+    const run = this.runs.get(id);
+    return run && copy(run);
+  }
+
+  async listRuns(options: { name?: string; limit?: number } = {}): Promise<JobRun[]> {
+    const jobs = options.name === undefined ? [...this.jobs.values()] : [this.job(options.name)];
+    const runs = jobs
+      .flatMap((job) => [job.waiting, job.running, ...job.history])
+      .filter((run): run is JobRun => run !== undefined)
+      .sort((a, b) => b.createdAt - a.createdAt || runNumber(b) - runNumber(a));
+    return runs.slice(0, options.limit ?? runs.length).map(copy);
+  }
+
+  async status(name: string): Promise<JobStatus> {
+    const job = this.job(name);
+    return {
+      name,
+      repeat: job.repeat && { ...job.repeat },
+      nextRunAt: job.nextRunAt,
+      running: job.running ? copy(job.running) : null,
+      waiting: job.waiting ? copy(job.waiting) : null,
+      lastFinished: job.history[0] ? copy(job.history[0]) : null,
+    };
+  }
+
+  async waitForRun(id: string, timeoutMs = 60_000): Promise<JobRun> {
+    const run = this.runs.get(id);
+    if (!run) throw new UnknownJobError(`Unknown job run "${id}"`, { id });
+    if (run.state === 'completed' || run.state === 'failed') return copy(run);
+    return new Promise<JobRun>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new TimeoutError(`Job run "${id}" did not finish within ${timeoutMs} ms`, { context: { id, timeoutMs } }));
+      }, timeoutMs);
+      const waiters = this.finishWaiters.get(id) ?? [];
+      waiters.push((finished) => {
+        clearTimeout(timer);
+        resolve(copy(finished));
+      });
+      this.finishWaiters.set(id, waiters);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const job of this.jobs.values()) {
+      this.stopRepeat(job);
+      if (job.waiting) {
+        this.finish(job, job.waiting, { state: 'failed', error: 'cancelled: the scheduler closed' });
+        job.waiting = undefined;
+      }
+    }
+    this.abort.abort();
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Queues a run unless one is already waiting, and starts it if none is running. */
+  private enqueue(job: Job, trigger: JobTrigger, data: JsonValue): JobRun {
+    this.assertOpen();
+    if (job.waiting) return job.waiting;
+    const run: JobRun = {
+      id: `${job.name}#${this.nextRunNumber++}`,
+      name: job.name,
+      trigger,
+      state: 'waiting',
+      progress: { percent: 0 },
+      data,
+      attempts: 0,
+      createdAt: Date.now(),
+      startedAt: null,
+      finishedAt: null,
+      result: null,
+      error: null,
+    };
+    this.runs.set(run.id, run);
+    job.waiting = run;
+    if (!job.running) this.startNext(job);
+    return run;
+  }
+
+  private startNext(job: Job): void {
+    const run = job.waiting;
+    if (!run || this.closed) return;
+    job.waiting = undefined;
+    job.running = run;
+    const execution = this.execute(job, run).finally(() => {
+      this.inFlight.delete(execution);
+      job.running = undefined;
+      this.startNext(job);
+    });
+    this.inFlight.add(execution);
+  }
+
+  private async execute(job: Job, run: JobRun): Promise<void> {
+    run.state = 'running';
+    run.startedAt = Date.now();
+    const signal = this.abort.signal;
+    for (;;) {
+      run.attempts++;
+      try {
+        const result = await job.handler({
+          runId: run.id,
+          name: run.name,
+          data: run.data,
+          trigger: run.trigger,
+          signal,
+          reportProgress: async (progress) => {
+            run.progress = normalizeProgress(progress);
+          },
+        });
+        run.progress = { ...run.progress, percent: 100 };
+        this.finish(job, run, { state: 'completed', result: result ?? null });
+        return;
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        this.logger.warn({ job: job.name, run: run.id, attempt: run.attempts, err: error }, 'job attempt failed');
+        if (run.attempts >= job.options.attempts || signal.aborted) {
+          this.finish(job, run, { state: 'failed', error: message });
+          return;
+        }
+        const delay = job.options.backoffMs * 2 ** (run.attempts - 1);
+        await sleep(delay, undefined, { signal }).catch(() => undefined);
+      }
+    }
+  }
+
+  private finish(job: Job, run: JobRun, outcome: Pick<JobRun, 'state'> & Partial<Pick<JobRun, 'result' | 'error'>>): void {
+    run.state = outcome.state;
+    run.result = outcome.result ?? null;
+    run.error = outcome.error ?? null;
+    run.finishedAt = Date.now();
+    job.history.unshift(run);
+    for (const dropped of job.history.splice(this.historyLimit)) this.runs.delete(dropped.id);
+    for (const resolve of this.finishWaiters.get(run.id) ?? []) resolve(run);
+    this.finishWaiters.delete(run.id);
+  }
+
+  private stopRepeat(job: Job): void {
+    if (job.timer) clearInterval(job.timer);
+    job.cron?.stop();
+    job.timer = undefined;
+    job.cron = undefined;
+    job.repeat = null;
+    job.nextRunAt = null;
+  }
+
+  private job(name: string): Job {
+    this.assertOpen();
+    validateJobName(name);
+    const job = this.jobs.get(name);
+    if (!job) throw new UnknownJobError(`No job "${name}" is registered`, { name });
+    return job;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ClosedError('The scheduler');
+  }
+}
+
+function normalizeProgress(progress: number | JobProgress): JobProgress {
+  const value = typeof progress === 'number' ? { percent: progress } : progress;
+  if (!Number.isFinite(value?.percent)) throw new InvalidArgumentError(`Progress must be a number from 0 to 100`, { progress });
+  return { ...value, percent: Math.min(100, Math.max(0, value.percent)) };
+}
+
+function runNumber(run: JobRun): number {
+  return Number(run.id.slice(run.id.lastIndexOf('#') + 1));
+}
+
+function copy(run: JobRun): JobRun {
+  return structuredClone(run);
+}

@@ -1,0 +1,40 @@
+import { InvalidArgumentError } from '../../errors/errors.js';
+import type { JobOptions, Repeat } from './scheduler.js';
+
+const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9:._@-]{0,127}$/;
+
+export function validateJobName(name: unknown): string {
+  if (typeof name !== 'string' || !JOB_NAME.test(name)) {
+    throw new InvalidArgumentError(
+      `Invalid job name ${JSON.stringify(name)}: use 1 to 128 characters from A-Z, a-z, 0-9, ':', '.', '_', '@' and '-'`,
+      { name },
+    );
+  }
+  return name;
+}
+
+export function validateRepeat(repeat: Repeat, name: string): void {
+  if ('everyMs' in repeat) {
+    if (!Number.isSafeInteger(repeat.everyMs) || repeat.everyMs < 1) {
+      throw new InvalidArgumentError(`Invalid repeat of job "${name}": everyMs ${JSON.stringify(repeat.everyMs)} must be a positive integer`, {
+        name,
+        everyMs: repeat.everyMs,
+      });
+    }
+  } else if (typeof repeat?.cron !== 'string' || repeat.cron.trim() === '') {
+    throw new InvalidArgumentError(`Invalid repeat of job "${name}": give everyMs or a cron expression`, { name });
+  }
+}
+
+export function validateJobOptions(options: JobOptions, name: string): void {
+  if (options.attempts !== undefined && (!Number.isSafeInteger(options.attempts) || options.attempts < 1)) {
+    throw new InvalidArgumentError(`Invalid attempts ${JSON.stringify(options.attempts)} for job "${name}": must be a positive integer`, {
+      name,
+    });
+  }
+  if (options.backoffMs !== undefined && (!Number.isSafeInteger(options.backoffMs) || options.backoffMs < 0)) {
+    throw new InvalidArgumentError(`Invalid backoffMs ${JSON.stringify(options.backoffMs)} for job "${name}": must be a non-negative integer`, {
+      name,
+    });
+  }
+}

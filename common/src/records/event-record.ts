@@ -1,0 +1,84 @@
+import type { LogMessage, LogRecord } from '../ports/event-log/event-log.js';
+import { isJsonObject, type JsonValue } from './json.js';
+
+/**
+ * One event as the platform sees it: where it sits in the log (topic, partition, offset), when it
+ * happened (event time), its key, and its JSON value.
+ */
+export interface EventRecord<V extends JsonValue = JsonValue> {
+  topic: string;
+  partition: number;
+  offset: number;
+  /** When the event happened, in ms since the epoch. Late events have an event time far behind the log's. */
+  eventTime: number;
+  key: string | null;
+  value: V;
+}
+
+export interface DecodeOptions {
+  /**
+   * The value field holding the event time (epoch ms, or an ISO-8601 string). Without it the record's
+   * log timestamp is the event time.
+   */
+  eventTimeField?: string;
+}
+
+export type DecodeResult = { ok: true; record: EventRecord } | { ok: false; reason: string };
+
+/**
+ * Decodes a log record into an event. A record that is not JSON, or whose event time is missing or of the
+ * wrong type, is not an event: the caller sends it to the dead-letter topic with the returned reason.
+ */
+export function decodeEventRecord(record: LogRecord, options: DecodeOptions = {}): DecodeResult {
+  let value: JsonValue;
+  try {
+    value = JSON.parse(record.value.toString('utf8')) as JsonValue;
+  } catch (error) {
+    return { ok: false, reason: `value is not JSON: ${(error as Error).message}` };
+  }
+  let eventTime = record.timestamp;
+  const field = options.eventTimeField;
+  if (field !== undefined) {
+    if (!isJsonObject(value)) {
+      return { ok: false, reason: `value is not a JSON object, so it has no event-time field "${field}"` };
+    }
+    const raw = value[field];
+    const parsed = parseEventTime(raw);
+    if (parsed === undefined) {
+      return {
+        ok: false,
+        reason:
+          raw === undefined
+            ? `event-time field "${field}" is missing`
+            : `event-time field "${field}" must be epoch milliseconds or an ISO-8601 string, got ${JSON.stringify(raw)}`,
+      };
+    }
+    eventTime = parsed;
+  }
+  return {
+    ok: true,
+    record: {
+      topic: record.topic,
+      partition: record.partition,
+      offset: record.offset,
+      eventTime,
+      key: record.key === null ? null : record.key.toString('utf8'),
+      value,
+    },
+  };
+}
+
+function parseEventTime(raw: JsonValue | undefined): number | undefined {
+  if (typeof raw === 'number') return Number.isFinite(raw) ? Math.trunc(raw) : undefined;
+  // An ISO-8601 date needs at least a full date; Date.parse alone accepts too much ("1", "May").
+  if (typeof raw === 'string' && /^\d{4}-\d{2}-\d{2}/.test(raw)) {
+    const ms = Date.parse(raw);
+    return Number.isNaN(ms) ? undefined : ms;
+  }
+  return undefined;
+}
+
+/** Encodes a JSON event as a log message. */
+export function encodeEvent(value: JsonValue, options: { key?: string | null; eventTime?: number } = {}): LogMessage {
+  return { key: options.key ?? null, value: Buffer.from(JSON.stringify(value)), timestamp: options.eventTime };
+}

@@ -1,0 +1,17 @@
+import { EmbeddedEventLog } from '../src/index.js';
+import { describeEventLogContract } from './contracts/event-log-contract.js';
+import { makeTempDir } from './helpers/temp-dir.js';
+
+for (const fsync of ['always', 'never'] as const) {
+  describeEventLogContract({
+    name: `the embedded log (fsync ${fsync}, small segments)`,
+    async prepare() {
+      const dir = await makeTempDir('log-contract');
+      return {
+        // Small segments and index intervals, so the suite crosses segment and index boundaries.
+        open: () => EmbeddedEventLog.open({ directory: dir.path, fsync, segmentBytes: 16 * 1024, indexIntervalBytes: 512 }),
+        cleanUp: dir.remove,
+      };
+    },
+  });
+}

@@ -1,0 +1,10 @@
+import type { ViteUserConfig } from 'vitest/config';
+
+/** Test settings every package shares: tests live flat under test/, and talk to real components, so they get time. */
+export const sharedTestConfig: NonNullable<ViteUserConfig['test']> = {
+  include: ['test/**/*.test.ts'],
+  testTimeout: 30_000,
+  hookTimeout: 30_000,
+  // Real files, sockets and child processes: keep the 2-core CI machine responsive.
+  maxWorkers: 2,
+};
