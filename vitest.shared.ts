@@ -7,4 +7,6 @@ export const sharedTestConfig: NonNullable<ViteUserConfig['test']> = {
   hookTimeout: 30_000,
   // Real files, sockets and child processes: keep the 2-core CI machine responsive.
   maxWorkers: 2,
+  // The JSON report is what .ci/run totals into one summary line for the whole monorepo.
+  reporters: ['default', ['json', { outputFile: '.vitest/results.json' }]],
 };

@@ -68,3 +68,7 @@ export type {
 } from './ports/scheduler/scheduler.js';
 export { InProcessScheduler } from './ports/scheduler/in-process/in-process-scheduler.js';
 export type { InProcessSchedulerOptions } from './ports/scheduler/in-process/in-process-scheduler.js';
+
+// Opening every port from config
+export { openPorts } from './ports/open-ports.js';
+export type { Ports } from './ports/open-ports.js';

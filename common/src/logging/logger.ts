@@ -3,6 +3,7 @@
  * (`logger.child({ ns: 'event-log' })`), so output can be filtered per component; where the output goes
  * is pluggable (any pino destination stream), which is how tests capture it.
  */
+import { Writable } from 'node:stream';
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
 import pinoPretty from 'pino-pretty';
 
@@ -21,11 +22,12 @@ export interface LoggerOptions {
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? 'info';
   const base = { level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime };
-  if (options.format === 'json') return options.destination ? pino(base, options.destination) : pino(base);
+  // Synchronous to standard output, so nothing logged is lost when the process exits right after.
+  if (options.format === 'json') return pino(base, options.destination ?? pino.destination({ dest: 1, sync: true }));
   const pretty = pinoPretty({
     colorize: options.destination === undefined && process.stdout.isTTY,
     sync: true,
-    destination: options.destination ?? 1,
+    destination: options.destination ? asWritable(options.destination) : 1,
     ignore: 'ns',
     messageFormat: '{if ns}[{ns}] {end}{msg}',
     translateTime: 'HH:MM:ss.l',
@@ -36,4 +38,15 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 /** A logger that drops everything: the default for components nobody asked to hear from. */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
+}
+
+/** pino-pretty writes to a stream; a bare `{ write }` destination is wrapped into one. */
+function asWritable(destination: DestinationStream): NodeJS.WritableStream {
+  if ('on' in destination) return destination as unknown as NodeJS.WritableStream;
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      destination.write(chunk.toString());
+      done();
+    },
+  });
 }

@@ -5,6 +5,8 @@
  * Each put streams into a temporary file, flushes it and renames it into place, so a reader or a crash
  * sees the old object or the new one whole. ETags are the MD5 of the content, as S3 gives for single-part
  * uploads, computed while writing and cached under `.lake/etags` against the file's inode, size and mtime.
+ * Cache entries are named by a hash of the key, so keys such as `a` and `a.json/b`, or segments near the
+ * file system's name limit, never collide in the cache.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, type Stats } from 'node:fs';
@@ -25,6 +27,7 @@ export interface LocalLakeOptions {
 }
 
 interface CachedEtag {
+  key: string;
   ino: number;
   size: number;
   mtimeMs: number;
@@ -55,6 +58,7 @@ export class LocalLake implements Lake {
     const temporary = join(this.directory, INTERNAL, 'tmp', randomUUID());
     const hash = createHash('md5');
     let size = 0;
+    let written: Stats;
     try {
       const handle = await open(temporary, 'wx');
       try {
@@ -63,6 +67,9 @@ export class LocalLake implements Lake {
           size += await writeAll(handle, [chunk]);
         }
         if (this.fsync) await handle.sync();
+        // The file's own stats (a rename keeps its inode and mtime): a stat of the path after the rename
+        // could describe a concurrent put's file, and cache this content's ETag against it.
+        written = await handle.stat();
       } finally {
         await handle.close();
       }
@@ -74,7 +81,7 @@ export class LocalLake implements Lake {
       });
       if (this.fsync) await syncDirectory(dirname(path));
       const etag = `"${hash.digest('hex')}"`;
-      await this.cacheEtag(key, await stat(path), etag);
+      await this.cacheEtag(key, written, etag);
       return { etag, size };
     } finally {
       await rm(temporary, { force: true });
@@ -134,7 +141,9 @@ export class LocalLake implements Lake {
     const path = this.pathOf(key);
     const stats = await stat(path).catch(() => undefined);
     if (stats?.isDirectory()) return; // a prefix of other objects, not an object: nothing to delete
-    await rm(path, { force: true });
+    await rm(path, { force: true }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOTDIR') throw error; // a parent is an object, so this key is absent
+    });
     await rm(this.etagPathOf(key), { force: true });
     await this.pruneEmptyParents(dirname(path));
   }
@@ -148,7 +157,7 @@ export class LocalLake implements Lake {
   }
 
   private etagPathOf(key: string): string {
-    return join(this.directory, INTERNAL, 'etags', `${key}.json`);
+    return join(this.directory, INTERNAL, 'etags', `${createHash('sha256').update(key).digest('hex')}.json`);
   }
 
   private async makeParent(key: string, path: string): Promise<void> {
@@ -171,7 +180,8 @@ export class LocalLake implements Lake {
     const cached = await readFile(this.etagPathOf(key), 'utf8')
       .then((text) => JSON.parse(text) as CachedEtag)
       .catch(() => undefined);
-    let etag = cached && cached.ino === stats.ino && cached.size === stats.size && cached.mtimeMs === stats.mtimeMs ? cached.etag : undefined;
+    const current = cached?.key === key && cached.ino === stats.ino && cached.size === stats.size && cached.mtimeMs === stats.mtimeMs;
+    let etag = current ? cached.etag : undefined;
     if (etag === undefined) {
       etag = await md5Of(handle ?? this.pathOf(key));
       await this.cacheEtag(key, stats, etag);
@@ -182,7 +192,7 @@ export class LocalLake implements Lake {
   private async cacheEtag(key: string, stats: Stats, etag: string): Promise<void> {
     const path = this.etagPathOf(key);
     await mkdir(dirname(path), { recursive: true });
-    const entry: CachedEtag = { ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, etag };
+    const entry: CachedEtag = { key, ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, etag };
     await writeFile(path, JSON.stringify(entry));
   }
 

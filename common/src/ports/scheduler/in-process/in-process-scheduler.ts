@@ -10,6 +10,9 @@ import type { JsonValue } from '../../../records/json.js';
 import type { JobHandler, JobOptions, JobProgress, JobRun, JobStatus, JobTrigger, Repeat, Scheduler } from '../scheduler.js';
 import { validateJobName, validateJobOptions, validateRepeat } from '../validation.js';
 
+/** The longest delay a Node.js timer holds; a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface InProcessSchedulerOptions {
   /** Finished runs kept per job. Default 100. */
   historyLimit?: number;
@@ -38,6 +41,7 @@ export class InProcessScheduler implements Scheduler {
   private readonly inFlight = new Set<Promise<void>>();
   private nextRunNumber = 1;
   private closed = false;
+  private closing: Promise<void> | undefined;
   private readonly historyLimit: number;
   private readonly logger: Logger;
 
@@ -79,10 +83,15 @@ export class InProcessScheduler implements Scheduler {
     if ('cron' in repeat) {
       try {
         cron = new Cron(repeat.cron, { timezone: repeat.timezone, paused: true, unref: true });
+        // A bad timezone only shows when a date is computed: compute one before replacing the schedule.
+        cron.nextRun();
       } catch (error) {
-        throw new InvalidArgumentError(`Invalid cron expression ${JSON.stringify(repeat.cron)} for job "${name}": ${(error as Error).message}`, {
+        cron?.stop();
+        const zone = repeat.timezone === undefined ? '' : ` in timezone ${JSON.stringify(repeat.timezone)}`;
+        throw new InvalidArgumentError(`Invalid cron expression ${JSON.stringify(repeat.cron)}${zone} for job "${name}": ${(error as Error).message}`, {
           name,
           cron: repeat.cron,
+          timezone: repeat.timezone,
         });
       }
     }
@@ -91,19 +100,29 @@ export class InProcessScheduler implements Scheduler {
     if (cron) {
       job.cron = cron;
       cron.schedule(() => {
-        this.enqueue(job, 'schedule', null);
         job.nextRunAt = cron.nextRun()?.getTime() ?? null;
+        this.enqueue(job, 'schedule', null);
       });
       cron.resume();
       job.nextRunAt = cron.nextRun()?.getTime() ?? null;
     } else {
       const everyMs = (repeat as { everyMs: number }).everyMs;
+      // Chained timeouts, not setInterval: an interval longer than MAX_TIMER_MS would fire every 1 ms.
+      const arm = (): void => {
+        const delay = Math.min(Math.max(0, (job.nextRunAt ?? 0) - Date.now()), MAX_TIMER_MS);
+        const timer = setTimeout(() => {
+          if (Date.now() >= (job.nextRunAt ?? 0)) {
+            job.nextRunAt = Date.now() + everyMs;
+            this.enqueue(job, 'schedule', null);
+          }
+          // Unless the repeat was removed or replaced meanwhile (a handler may do so as it starts).
+          if (job.timer === timer) arm();
+        }, delay);
+        timer.unref();
+        job.timer = timer;
+      };
       job.nextRunAt = Date.now() + everyMs;
-      job.timer = setInterval(() => {
-        job.nextRunAt = Date.now() + everyMs;
-        this.enqueue(job, 'schedule', null);
-      }, everyMs);
-      job.timer.unref();
+      arm();
     }
     this.logger.info({ job: name, repeat, nextRunAt: job.nextRunAt && new Date(job.nextRunAt).toISOString() }, 'scheduled');
   }
@@ -114,15 +133,17 @@ export class InProcessScheduler implements Scheduler {
   }
 
   async trigger(name: string, data: JsonValue = null): Promise<JobRun> {
-    return { ...this.enqueue(this.job(name), 'manual', data) };
+    return copy(this.enqueue(this.job(name), 'manual', data));
   }
 
   async getRun(id: string): Promise<JobRun | undefined> {
+    this.assertOpen();
     const run = this.runs.get(id);
     return run && copy(run);
   }
 
   async listRuns(options: { name?: string; limit?: number } = {}): Promise<JobRun[]> {
+    this.assertOpen();
     const jobs = options.name === undefined ? [...this.jobs.values()] : [this.job(options.name)];
     const runs = jobs
       .flatMap((job) => [job.waiting, job.running, ...job.history])
@@ -144,6 +165,7 @@ export class InProcessScheduler implements Scheduler {
   }
 
   async waitForRun(id: string, timeoutMs = 60_000): Promise<JobRun> {
+    this.assertOpen();
     const run = this.runs.get(id);
     if (!run) throw new UnknownJobError(`Unknown job run "${id}"`, { id });
     if (run.state === 'completed' || run.state === 'failed') return copy(run);
@@ -160,8 +182,13 @@ export class InProcessScheduler implements Scheduler {
     });
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
+  close(): Promise<void> {
+    // Every call, not only the first, waits until the running handlers have returned.
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
     this.closed = true;
     for (const job of this.jobs.values()) {
       this.stopRepeat(job);
@@ -184,7 +211,7 @@ export class InProcessScheduler implements Scheduler {
       trigger,
       state: 'waiting',
       progress: { percent: 0 },
-      data,
+      data: structuredClone(data),
       attempts: 0,
       createdAt: Date.now(),
       startedAt: null,
@@ -221,7 +248,7 @@ export class InProcessScheduler implements Scheduler {
         const result = await job.handler({
           runId: run.id,
           name: run.name,
-          data: run.data,
+          data: structuredClone(run.data),
           trigger: run.trigger,
           signal,
           reportProgress: async (progress) => {
@@ -240,6 +267,11 @@ export class InProcessScheduler implements Scheduler {
         }
         const delay = job.options.backoffMs * 2 ** (run.attempts - 1);
         await sleep(delay, undefined, { signal }).catch(() => undefined);
+        if (signal.aborted) {
+          // Closed during the backoff: no further attempt.
+          this.finish(job, run, { state: 'failed', error: message });
+          return;
+        }
       }
     }
   }
@@ -256,7 +288,7 @@ export class InProcessScheduler implements Scheduler {
   }
 
   private stopRepeat(job: Job): void {
-    if (job.timer) clearInterval(job.timer);
+    if (job.timer) clearTimeout(job.timer);
     job.cron?.stop();
     job.timer = undefined;
     job.cron = undefined;

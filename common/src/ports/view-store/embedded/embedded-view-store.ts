@@ -58,6 +58,8 @@ const ROWS_PER_COMPACTED_ENTRY = 10_000;
 export class EmbeddedViewStore implements ViewStore {
   private closed = false;
   private compactedBytes = 0;
+  /** The tail of the write queue: writes run one at a time, each after the check that decides it. */
+  private writes: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly views: Map<string, ViewTables>,
@@ -126,29 +128,31 @@ export class EmbeddedViewStore implements ViewStore {
     validateViewName(view);
     validateVersion(version, view);
     validateRows(rows, { view, version });
-    const serving = this.views.get(view)?.manifest?.version;
-    if (serving !== undefined && version <= serving) {
-      throw new ConflictError(`Batch version ${version} of view "${view}" is already published (serving: ${serving}); build a newer one`, {
-        view,
-        version,
-        serving,
-      });
-    }
-    await this.write({ op: 'batch-rows', view, version, rows: compact(rows) });
+    await this.write({ op: 'batch-rows', view, version, rows: compact(rows) }, () => {
+      const serving = this.views.get(view)?.manifest?.version;
+      if (serving !== undefined && version <= serving) {
+        throw new ConflictError(
+          `Batch version ${version} of view "${view}" is already published (serving: ${serving}); build a newer one`,
+          { view, version, serving },
+        );
+      }
+    });
   }
 
   async publishBatchVersion(manifest: BatchManifest): Promise<void> {
     this.assertOpen();
     validateManifest(manifest);
-    const serving = this.views.get(manifest.view)?.manifest?.version;
-    if (serving !== undefined && manifest.version <= serving) {
-      throw new ConflictError(`Cannot publish version ${manifest.version} of view "${manifest.view}": version ${serving} is serving`, {
-        view: manifest.view,
-        version: manifest.version,
-        serving,
-      });
-    }
-    await this.write({ op: 'publish', manifest: structuredClone(manifest) });
+    const { view, version } = manifest;
+    await this.write({ op: 'publish', manifest }, () => {
+      const serving = this.views.get(view)?.manifest?.version;
+      if (serving !== undefined && version <= serving) {
+        throw new ConflictError(`Cannot publish version ${version} of view "${view}": version ${serving} is serving`, {
+          view,
+          version,
+          serving,
+        });
+      }
+    });
     this.logger.debug({ view: manifest.view, version: manifest.version, horizon: manifest.horizon }, 'published batch version');
   }
 
@@ -179,10 +183,14 @@ export class EmbeddedViewStore implements ViewStore {
     this.assertOpen();
     validateViewName(view);
     validateVersion(version, view);
-    if (this.views.get(view)?.manifest?.version === version) {
-      throw new ConflictError(`Version ${version} of view "${view}" is serving; publish a newer one before deleting it`, { view, version });
-    }
-    await this.write({ op: 'delete-version', view, version });
+    await this.write({ op: 'delete-version', view, version }, () => {
+      if (this.views.get(view)?.manifest?.version === version) {
+        throw new ConflictError(`Version ${version} of view "${view}" is serving; publish a newer one before deleting it`, {
+          view,
+          version,
+        });
+      }
+    });
   }
 
   async listViews(): Promise<string[]> {
@@ -193,14 +201,29 @@ export class EmbeddedViewStore implements ViewStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.writes;
     await this.journal.close();
     await this.releaseLock();
   }
 
-  private async write(entry: Entry): Promise<void> {
-    await this.journal.append([Buffer.from(JSON.stringify(entry))]);
-    apply(this.views, entry);
-    if (this.journal.size > this.compactAfterBytes && this.journal.size > 2 * this.compactedBytes) await this.compact();
+  /**
+   * Journals and applies one write after every earlier one, running `check` (which throws to refuse it)
+   * just before, so a check never passes on a state that a concurrent write is about to change.
+   */
+  private write(entry: Entry, check?: () => void): Promise<void> {
+    // Encoded now: what the caller does with its objects afterwards changes nothing here.
+    const payload = JSON.stringify(entry);
+    const run = async (): Promise<void> => {
+      check?.();
+      await this.journal.append([Buffer.from(payload)]);
+      // Applies a copy decoded from the journal entry: the state holds exactly what a replay rebuilds,
+      // and shares no object with the caller.
+      apply(this.views, JSON.parse(payload) as Entry);
+      if (this.journal.size > this.compactAfterBytes && this.journal.size > 2 * this.compactedBytes) await this.compact();
+    };
+    const result = this.writes.then(run, run);
+    this.writes = result.catch(() => undefined);
+    return result;
   }
 
   /** Rewrites the journal as the fewest entries that rebuild the current state. */
@@ -247,9 +270,14 @@ function apply(views: Map<string, ViewTables>, entry: Entry): void {
       return;
     }
     case 'delete-slices':
-      for (const ref of entry.refs) views.get(ref.view)?.slices.delete(sliceKey(ref));
+      for (const ref of entry.refs) {
+        views.get(ref.view)?.slices.delete(sliceKey(ref));
+        dropIfEmpty(views, ref.view);
+      }
       return;
     case 'batch-rows': {
+      // No rows stores nothing: a version exists once it has rows or a manifest.
+      if (entry.rows.length === 0) return;
       const versions = tablesOf(views, entry.view).versions;
       let rows = versions.get(entry.version);
       if (!rows) versions.set(entry.version, (rows = new RowTable()));
@@ -258,14 +286,22 @@ function apply(views: Map<string, ViewTables>, entry: Entry): void {
     }
     case 'publish': {
       const tables = tablesOf(views, entry.manifest.view);
+      // No empty table for a version published without rows: it is listed through the manifest while it
+      // serves, and not at all afterwards, as it holds nothing (a compaction could not keep an empty table).
       tables.manifest = entry.manifest;
-      if (!tables.versions.has(entry.manifest.version)) tables.versions.set(entry.manifest.version, new RowTable());
       return;
     }
     case 'delete-version':
       views.get(entry.view)?.versions.delete(entry.version);
+      dropIfEmpty(views, entry.view);
       return;
   }
+}
+
+/** Forgets a view left with no slice and no batch version, so it is listed only while it holds data. */
+function dropIfEmpty(views: Map<string, ViewTables>, view: string): void {
+  const tables = views.get(view);
+  if (tables && tables.slices.size === 0 && tables.versions.size === 0 && tables.manifest === undefined) views.delete(view);
 }
 
 function* snapshotEntries(views: Map<string, ViewTables>): Generator<Buffer> {

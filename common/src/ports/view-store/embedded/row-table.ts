@@ -19,7 +19,7 @@ export class RowTable {
     }
   }
 
-  /** Matching rows, ordered by key then window start. */
+  /** Copies of the matching rows (callers may change them freely), ordered by key then window start. */
   select(filter: RowFilter = {}): ViewRow[] {
     const from = filter.windowFrom ?? Number.NEGATIVE_INFINITY;
     const to = filter.windowTo ?? Number.POSITIVE_INFINITY;
@@ -29,7 +29,7 @@ export class RowTable {
       const windows = this.rows.get(key);
       if (!windows) continue;
       const starts = [...windows.keys()].filter((start) => start >= from && start < to).sort((a, b) => a - b);
-      for (const windowStart of starts) result.push({ key, windowStart, state: windows.get(windowStart)! });
+      for (const windowStart of starts) result.push({ key, windowStart, state: structuredClone(windows.get(windowStart)!) });
     }
     return result;
   }

@@ -1,0 +1,7 @@
+// The public API of @lambda/serving-layer.
+export { createServer } from './create-server.js';
+export type { ServingOptions } from './create-server.js';
+export { listen } from './listen.js';
+export type { RunningServer } from './listen.js';
+export type { ErrorBody } from './http/error-handler.js';
+export type { DependencyHealth } from './routes/health.js';
