@@ -72,3 +72,19 @@ export type { InProcessSchedulerOptions } from './ports/scheduler/in-process/in-
 // Opening every port from config
 export { openPorts } from './ports/open-ports.js';
 export type { Ports } from './ports/open-ports.js';
+
+// Views: the definition language both layers run
+export { Catalog, CatalogError } from './views/catalog.js';
+export type { CatalogDefinition } from './views/catalog.js';
+export { CompiledView, GLOBAL_KEY, formatKey } from './views/view.js';
+export type { Evaluation, RowState, ViewDefinition } from './views/view.js';
+export { CompiledSource, EVENT_TIME } from './views/source.js';
+export type { FieldType, SourceDecodeResult, SourceDefinition, SourceRow } from './views/source.js';
+export { WindowAssigner, parseDuration } from './views/window.js';
+export type { Duration, WindowDefinition } from './views/window.js';
+export { SqlParameters, compareCodePoints, compileExpression } from './views/expression/compile.js';
+export type { CompiledExpression, Row, Scope } from './views/expression/compile.js';
+export { parseExpression } from './views/expression/parser.js';
+export { ExpressionError } from './views/expression/expression-error.js';
+export type { Expression, Value, ValueType } from './views/expression/ast.js';
+export type { Aggregate } from './views/aggregates/aggregate.js';

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Metrics, loadConfig, openPorts, silentLogger, type Ports } from '@lambda/common';
+import { Catalog, Metrics, loadConfig, openPorts, silentLogger, type Ports } from '@lambda/common';
 import { createServer, listen, type DependencyHealth, type RunningServer } from '../src/index.js';
 
 describe('the serving layer', () => {
@@ -16,7 +16,8 @@ describe('the serving layer', () => {
     const config = loadConfig({ env: {}, overrides: { dataDir } });
     metrics = new Metrics();
     ports = await openPorts(config, { logger: silentLogger(), metrics });
-    server = await listen(createServer({ ports, metrics, logger: silentLogger() }), { host: '127.0.0.1', port: 0 });
+    const catalog = Catalog.compile({ sources: [], views: [] });
+    server = await listen(createServer({ ports, catalog, metrics, logger: silentLogger() }), { host: '127.0.0.1', port: 0 });
   });
 
   afterEach(async () => {

@@ -66,6 +66,9 @@ export class UnknownTopicError extends NotFoundError {
 export class ObjectNotFoundError extends NotFoundError {
   override readonly code = 'OBJECT_NOT_FOUND';
 }
+export class UnknownViewError extends NotFoundError {
+  override readonly code = 'UNKNOWN_VIEW';
+}
 export class UnknownJobError extends NotFoundError {
   override readonly code = 'UNKNOWN_JOB';
 }

@@ -50,7 +50,7 @@ export function decodeEventRecord(record: LogRecord, options: DecodeOptions = {}
         reason:
           raw === undefined
             ? `event-time field "${field}" is missing`
-            : `event-time field "${field}" must be epoch milliseconds or an ISO-8601 string, got ${JSON.stringify(raw)}`,
+            : `event-time field "${field}" must be epoch milliseconds or an ISO-8601 string from 1970 on, got ${JSON.stringify(raw)}`,
       };
     }
     eventTime = parsed;
@@ -68,14 +68,16 @@ export function decodeEventRecord(record: LogRecord, options: DecodeOptions = {}
   };
 }
 
+/** The latest event time accepted: the end of JavaScript's date range. */
+const MAX_EVENT_TIME = 8.64e15;
+
+/** Epoch ms from a number or an ISO-8601 string; undefined when it is neither, or before 1970. */
 function parseEventTime(raw: JsonValue | undefined): number | undefined {
-  if (typeof raw === 'number') return Number.isFinite(raw) ? Math.trunc(raw) : undefined;
+  let ms: number | undefined;
+  if (typeof raw === 'number') ms = Math.trunc(raw);
   // An ISO-8601 date needs at least a full date; Date.parse alone accepts too much ("1", "May").
-  if (typeof raw === 'string' && /^\d{4}-\d{2}-\d{2}/.test(raw)) {
-    const ms = Date.parse(raw);
-    return Number.isNaN(ms) ? undefined : ms;
-  }
-  return undefined;
+  else if (typeof raw === 'string' && /^\d{4}-\d{2}-\d{2}/.test(raw)) ms = Date.parse(raw);
+  return ms !== undefined && ms >= 0 && ms <= MAX_EVENT_TIME ? ms : undefined;
 }
 
 /** Encodes a JSON event as a log message. */

@@ -3,7 +3,7 @@
  * and a message naming every invalid field; Ctrl-C (SIGINT) or SIGTERM shuts it down cleanly, also
  * while it is still starting.
  */
-import { ConfigError, Metrics, createLogger, loadConfig, type PlatformConfig } from '@lambda/common';
+import { CatalogError, ConfigError, Metrics, createLogger, loadConfig, type PlatformConfig } from '@lambda/common';
 import { createAllInOne, type AllInOne } from '../all-in-one.js';
 
 let config: PlatformConfig;
@@ -43,10 +43,27 @@ const stop = async (signal: string): Promise<void> => {
 process.on('SIGINT', () => void stop('SIGINT'));
 process.on('SIGTERM', () => void stop('SIGTERM'));
 
-const { url, ports } = await platform;
+let started: AllInOne;
+try {
+  started = await platform;
+} catch (error) {
+  if (!(error instanceof CatalogError)) throw error;
+  console.error(error.message);
+  process.exit(1);
+}
 if (!stopping) {
+  const { url, ports, catalog } = started;
+  const example = [...catalog.views.values()][0];
   logger.info({ ...ports.locations }, 'adapters open');
+  logger.info(`views:   ${url}/views`);
+  if (example) logger.info(`a view:  ${url}/views/${example.name}?key=${encodeURIComponent(exampleKey(example.name))}`);
+  logger.info(`ingest:  POST ${url}/ingest/<topic> (JSON array or NDJSON)`);
   logger.info(`health:  ${url}/health`);
   logger.info(`metrics: ${url}/metrics`);
   logger.info('platform ready; press Ctrl-C to stop');
+}
+
+/** A key that exists in the demo's first view, for the printed example URL. */
+function exampleKey(view: string): string {
+  return view === 'visitors_by_referrer' ? 'google' : '/';
 }

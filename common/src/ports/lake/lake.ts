@@ -33,5 +33,10 @@ export interface Lake {
   list(prefix: string, options?: ListOptions): AsyncIterable<LakeObjectInfo>;
   /** Deletes an object; deleting an absent one succeeds (as S3). */
   delete(key: string): Promise<void>;
+  /**
+   * The object's path on this machine, for adapters that keep objects as local files, so readers such
+   * as DuckDB can read them in place. Adapters of remote stores leave it out.
+   */
+  localPath?(key: string): string;
   close(): Promise<void>;
 }

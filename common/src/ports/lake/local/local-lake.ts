@@ -152,6 +152,10 @@ export class LocalLake implements Lake {
     this.closed = true;
   }
 
+  localPath(key: string): string {
+    return this.pathOf(validateObjectKey(key));
+  }
+
   private pathOf(key: string): string {
     return join(this.directory, ...key.split('/'));
   }

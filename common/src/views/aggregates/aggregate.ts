@@ -1,0 +1,41 @@
+/**
+ * Aggregates are commutative monoids: `create` is the identity, `merge` combines two states in any order
+ * and grouping, `add` folds one input. So a window's state can be built from any split of its records
+ * (slices, batch versions) and merged to the same result. Each aggregate also says how DuckDB computes its
+ * state over a group, so the batch layer gets the state the speed layer would have.
+ */
+import type { JsonValue } from '../../records/json.js';
+import type { Value } from '../expression/ast.js';
+import type { CompiledExpression } from '../expression/compile.js';
+
+/** How DuckDB computes an aggregate's state over a group of rows. */
+export type AggregateSql =
+  /** Columns of the main GROUP BY, e.g. `count(*)`. */
+  | { kind: 'columns'; columns: (argument: string) => string[] }
+  /** A query of its own (grouped by `groupBy` over `from`) producing one column `st` per group. */
+  | { kind: 'side'; query: (from: string, groupBy: string, argument: string) => string };
+
+export interface Aggregate<S = unknown> {
+  /** The output name in the view, e.g. `visitors`. */
+  readonly name: string;
+  /** The definition text, e.g. `approx_distinct(user)`. */
+  readonly definition: string;
+  /** The input expression; undefined for count(). */
+  readonly argument: CompiledExpression | undefined;
+  create(): S;
+  /** Folds one input value (already known not to be null, or `true` for count()). Returns the state. */
+  add(state: S, value: Value): S;
+  /** Combines `from` into `into` and returns it; `from` is left as it was. */
+  merge(into: S, from: S): S;
+  result(state: S): JsonValue;
+  toJson(state: S): JsonValue;
+  fromJson(json: JsonValue): S;
+  readonly sql: AggregateSql;
+  /** The state from the values DuckDB returned for this aggregate (its columns, or `st`). */
+  fromSql(values: unknown[]): S;
+}
+
+/** DuckDB returns BIGINT as bigint; states hold numbers. */
+export function toNumber(value: unknown): number {
+  return typeof value === 'bigint' ? Number(value) : (value as number);
+}

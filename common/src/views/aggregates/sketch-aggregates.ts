@@ -1,0 +1,92 @@
+/** approx_distinct (HyperLogLog) and top_k (exact counts per value): states that are maps. */
+import type { JsonObject, JsonValue } from '../../records/json.js';
+import type { Value } from '../expression/ast.js';
+import { compareCodePoints, type CompiledExpression } from '../expression/compile.js';
+import { toNumber, type Aggregate } from './aggregate.js';
+import { addValue, decodeRegisters, encodeRegisters, estimate, hashSql, mergeRegisters, registerSql, type Registers } from './hyperloglog.js';
+
+/** The approximate number of distinct non-null values (HyperLogLog, about 1.6% standard error). */
+export class ApproxDistinctAggregate implements Aggregate<Registers> {
+  constructor(
+    readonly name: string,
+    readonly definition: string,
+    readonly argument: CompiledExpression,
+  ) {}
+
+  create = (): Registers => new Map();
+  add = (state: Registers, value: Value) => {
+    addValue(state, value as string);
+    return state;
+  };
+  merge = (into: Registers, from: Registers) => {
+    mergeRegisters(into, from);
+    return into;
+  };
+  result = (state: Registers) => estimate(state);
+  toJson = (state: Registers) => encodeRegisters(state);
+  fromJson = (json: JsonValue) => decodeRegisters(json as string);
+
+  readonly sql = {
+    kind: 'side' as const,
+    query: (from: string, groupBy: string, argument: string) => {
+      const { index, rank } = registerSql('h');
+      return `SELECT ${groupBy}, list({'i': i, 'r': r}) AS st FROM (
+        SELECT ${groupBy}, i, max(r) AS r FROM (
+          SELECT ${groupBy}, ${index} AS i, ${rank} AS r
+          FROM (SELECT ${groupBy}, ${hashSql(argument)} AS h FROM ${from} WHERE ${argument} IS NOT NULL)
+        ) GROUP BY ${groupBy}, i
+      ) GROUP BY ${groupBy}`;
+    },
+  };
+
+  fromSql = ([list]: unknown[]): Registers => {
+    const registers: Registers = new Map();
+    for (const { i, r } of (list as { i: unknown; r: unknown }[] | null) ?? []) registers.set(toNumber(i), toNumber(r));
+    return registers;
+  };
+}
+
+/**
+ * The k most frequent non-null values with their counts. The state keeps the exact count of every value
+ * (top-k lists alone do not merge exactly), and `result` picks the top k: by count, then by value.
+ */
+export class TopKAggregate implements Aggregate<Map<string, number>> {
+  constructor(
+    readonly name: string,
+    readonly definition: string,
+    readonly argument: CompiledExpression,
+    readonly k: number,
+  ) {}
+
+  create = () => new Map<string, number>();
+  add = (state: Map<string, number>, value: Value) => {
+    state.set(value as string, (state.get(value as string) ?? 0) + 1);
+    return state;
+  };
+  merge = (into: Map<string, number>, from: Map<string, number>) => {
+    for (const [value, count] of from) into.set(value, (into.get(value) ?? 0) + count);
+    return into;
+  };
+  result = (state: Map<string, number>) =>
+    [...state]
+      .sort(([a, countA], [b, countB]) => countB - countA || compareCodePoints(a, b))
+      .slice(0, this.k)
+      .map(([value, count]) => ({ value, count }));
+  toJson = (state: Map<string, number>): JsonObject =>
+    Object.fromEntries([...state].sort(([a], [b]) => compareCodePoints(a, b)));
+  fromJson = (json: JsonValue) => new Map(Object.entries(json as Record<string, number>));
+
+  readonly sql = {
+    kind: 'side' as const,
+    query: (from: string, groupBy: string, argument: string) =>
+      `SELECT ${groupBy}, list({'v': v, 'c': c}) AS st FROM (
+        SELECT ${groupBy}, ${argument} AS v, count(*) AS c FROM ${from} WHERE ${argument} IS NOT NULL GROUP BY ${groupBy}, v
+      ) GROUP BY ${groupBy}`,
+  };
+
+  fromSql = ([list]: unknown[]) => {
+    const counts = new Map<string, number>();
+    for (const { v, c } of (list as { v: string; c: unknown }[] | null) ?? []) counts.set(v, toNumber(c));
+    return counts;
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * A source: a topic's records and their declared schema. Both layers decode records with the same
+ * function, so a record the speed layer sends to the dead-letter topic is one the archiver leaves out of
+ * the lake, and the typed values the view expressions see are identical in JS and in DuckDB.
+ */
+import { InvalidArgumentError } from '../errors/errors.js';
+import type { LogRecord } from '../ports/event-log/event-log.js';
+import { validateTopicName } from '../ports/event-log/validation.js';
+import { decodeEventRecord } from '../records/event-record.js';
+import { isJsonObject } from '../records/json.js';
+import type { Row } from './expression/compile.js';
+import type { ValueType } from './expression/ast.js';
+import { validateIdentifier } from './identifiers.js';
+
+export type FieldType = 'string' | 'number' | 'boolean';
+
+export interface SourceDefinition {
+  /** The topic the records arrive on. */
+  topic: string;
+  /** The value field holding event time: epoch milliseconds, or an ISO-8601 string. */
+  eventTimeField: string;
+  /**
+   * Declared fields and their types. A declared field may be absent or null; a value of another type
+   * sends the record to the dead-letter topic. Undeclared fields are kept in the raw value only.
+   */
+  fields: Record<string, FieldType>;
+  /** The field whose value is the record key, so one value's records share a partition. */
+  partitionKey?: string;
+}
+
+/** A record decoded for the views: its place in the log, its event time and its typed fields. */
+export interface SourceRow {
+  partition: number;
+  offset: number;
+  /** The log timestamp (append time unless the producer set one), for freshness. */
+  timestamp: number;
+  eventTime: number;
+  /** Declared fields by name, plus `event_time`. */
+  fields: Row;
+}
+
+export type SourceDecodeResult = { ok: true; row: SourceRow } | { ok: false; reason: string };
+
+/** The name of the event time in expressions. */
+export const EVENT_TIME = 'event_time';
+
+export class CompiledSource {
+  readonly topic: string;
+  /** Fields in scope of the views' expressions, with their types. */
+  readonly scope: ReadonlyMap<string, ValueType>;
+  private readonly fieldEntries: [string, FieldType][];
+
+  constructor(readonly definition: SourceDefinition) {
+    if (!isJsonObject(definition as never)) throw new InvalidArgumentError('A source definition must be an object', {});
+    this.topic = validateTopicName(definition.topic);
+    if (typeof definition.eventTimeField !== 'string' || definition.eventTimeField === '') {
+      throw new InvalidArgumentError(`Source "${definition.topic}": eventTimeField must name a field`, { topic: definition.topic });
+    }
+    if (!isJsonObject(definition.fields as never)) {
+      throw new InvalidArgumentError(`Source "${definition.topic}": fields must map names to types`, { topic: definition.topic });
+    }
+    this.fieldEntries = Object.entries(definition.fields);
+    for (const [name, type] of this.fieldEntries) {
+      validateIdentifier(name, `field name in source "${definition.topic}"`);
+      if (type !== 'string' && type !== 'number' && type !== 'boolean') {
+        throw new InvalidArgumentError(`Source "${definition.topic}": field "${name}" has type ${JSON.stringify(type)}; use string, number or boolean`, {
+          topic: definition.topic,
+          field: name,
+        });
+      }
+    }
+    if (definition.partitionKey !== undefined && typeof definition.partitionKey !== 'string') {
+      throw new InvalidArgumentError(`Source "${definition.topic}": partitionKey must name a field`, { topic: definition.topic });
+    }
+    this.scope = new Map<string, ValueType>([...this.fieldEntries, [EVENT_TIME, 'number']]);
+  }
+
+  get fieldNames(): string[] {
+    return this.fieldEntries.map(([name]) => name);
+  }
+
+  fieldType(name: string): FieldType {
+    return this.definition.fields[name]!;
+  }
+
+  decode(record: LogRecord): SourceDecodeResult {
+    const decoded = decodeEventRecord(record, { eventTimeField: this.definition.eventTimeField });
+    if (!decoded.ok) return decoded;
+    const value = decoded.record.value;
+    if (!isJsonObject(value)) return { ok: false, reason: 'value is not a JSON object' };
+    const fields: Record<string, string | number | boolean | null> = { [EVENT_TIME]: decoded.record.eventTime };
+    for (const [name, type] of this.fieldEntries) {
+      const raw = value[name];
+      if (raw === undefined || raw === null) {
+        fields[name] = null;
+      } else if (typeof raw === type) {
+        fields[name] = raw as string | number | boolean;
+      } else {
+        return { ok: false, reason: `field "${name}" must be a ${type}, got ${JSON.stringify(raw)}` };
+      }
+    }
+    return {
+      ok: true,
+      row: { partition: record.partition, offset: record.offset, timestamp: record.timestamp, eventTime: decoded.record.eventTime, fields },
+    };
+  }
+
+  /** The record key a producer should use for a value, so one key's records share a partition. */
+  partitionKeyOf(value: unknown): string | null {
+    const field = this.definition.partitionKey;
+    if (field === undefined || !isJsonObject(value as never)) return null;
+    const raw = (value as Record<string, unknown>)[field];
+    return typeof raw === 'string' || typeof raw === 'number' || typeof raw === 'boolean' ? String(raw) : null;
+  }
+}

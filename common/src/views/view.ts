@@ -1,0 +1,255 @@
+/**
+ * A view, defined once and run by both layers.
+ *
+ *   {
+ *     name: 'pageviews_by_url',
+ *     source: 'pageviews',
+ *     derive: { slow: 'latency > 1000' },
+ *     filter: "NOT coalesce(is_bot, false)",
+ *     key: ['url'],
+ *     window: { type: 'tumbling', size: '1m' },
+ *     aggregates: { views: 'count()', visitors: 'approx_distinct(user)', latency: 'avg(latency)' },
+ *   }
+ *
+ * The speed layer calls `evaluate` per record and folds the inputs into row states; the batch layer runs
+ * `batchSql` in DuckDB and reads states back with `stateFromSqlRow`. Keys and results are formatted in JS
+ * on both paths, from the same typed values.
+ */
+import { InvalidArgumentError } from '../errors/errors.js';
+import type { JsonObject } from '../records/json.js';
+import type { Aggregate } from './aggregates/aggregate.js';
+import { toNumber } from './aggregates/aggregate.js';
+import { ApproxDistinctAggregate, TopKAggregate } from './aggregates/sketch-aggregates.js';
+import { AverageAggregate, CountAggregate, ExtremumAggregate, SumAggregate } from './aggregates/simple-aggregates.js';
+import type { Value, ValueType } from './expression/ast.js';
+import { compileExpression, compileTree, type CompiledExpression, type Row, type SqlParameters } from './expression/compile.js';
+import { ExpressionError } from './expression/expression-error.js';
+import { AGGREGATE_FUNCTION_NAMES } from './expression/functions.js';
+import { parseExpression } from './expression/parser.js';
+import { quoteIdentifier, validateIdentifier } from './identifiers.js';
+import { EVENT_TIME, type CompiledSource, type SourceRow } from './source.js';
+import { WindowAssigner, type WindowDefinition } from './window.js';
+import { validateViewName } from '../ports/view-store/validation.js';
+
+export interface ViewDefinition {
+  /** Unique name; the REST API serves the view at /views/<name>. */
+  name: string;
+  description?: string;
+  /** The topic of the source whose records feed the view. */
+  source: string;
+  /** Derived fields by name, computed in order; each may use the fields and earlier derived fields. */
+  derive?: Record<string, string>;
+  /** Only records for which this is TRUE feed the view (NULL counts as false, as in SQL WHERE). */
+  filter?: string;
+  /** Key expressions: a row per distinct key. Records with a NULL key component are left out. No key: one row per window. */
+  key: string | string[];
+  /** Event-time windows; without, each key has one row for all time (window start 0). */
+  window?: WindowDefinition;
+  /** Aggregates by output name: count(), count(x), sum(x), min(x), max(x), avg(x), approx_distinct(x), top_k(x, k). */
+  aggregates: Record<string, string>;
+}
+
+/** The key of a view without key expressions. */
+export const GLOBAL_KEY = '*';
+
+/** Per aggregate, in definition order, its state. */
+export type RowState = unknown[];
+
+/** What one record contributes: its row key, the windows it falls in, and each aggregate's input. */
+export interface Evaluation {
+  key: string;
+  windowStarts: number[];
+  /** Per aggregate: the input, or null when this record adds nothing to it. */
+  inputs: Value[];
+}
+
+const MAX_TOP_K = 1000;
+
+export class CompiledView {
+  readonly name: string;
+  readonly aggregates: Aggregate[];
+  readonly window: WindowAssigner;
+  private readonly derived: { name: string; expression: CompiledExpression }[] = [];
+  private readonly filter: CompiledExpression | undefined;
+  private readonly keys: CompiledExpression[];
+
+  constructor(
+    readonly definition: ViewDefinition,
+    readonly source: CompiledSource,
+  ) {
+    this.name = validateViewName(definition.name);
+    const scope = new Map<string, ValueType>(source.scope);
+    for (const [name, text] of Object.entries(definition.derive ?? {})) {
+      validateIdentifier(name, `derived field name in view "${this.name}"`);
+      if (scope.has(name)) throw new InvalidArgumentError(`View "${this.name}": derived field "${name}" hides a field of the same name`, { view: this.name });
+      const expression = compileExpression(text, scope);
+      scope.set(name, expression.type);
+      this.derived.push({ name, expression });
+    }
+    if (definition.filter !== undefined) {
+      this.filter = compileExpression(definition.filter, scope);
+      if (this.filter.type !== 'boolean' && this.filter.type !== 'null') {
+        throw new ExpressionError(`a filter must be a boolean, not a ${this.filter.type}`, definition.filter, 0);
+      }
+    }
+    const keyTexts = typeof definition.key === 'string' ? [definition.key] : definition.key;
+    if (!Array.isArray(keyTexts)) throw new InvalidArgumentError(`View "${this.name}": key must be an expression or a list of them`, { view: this.name });
+    this.keys = keyTexts.map((text) => compileExpression(text, scope));
+    this.window = new WindowAssigner(definition.window);
+    const entries = Object.entries(definition.aggregates ?? {});
+    if (entries.length === 0) throw new InvalidArgumentError(`View "${this.name}" needs at least one aggregate`, { view: this.name });
+    this.aggregates = entries.map(([name, text]) => compileAggregate(validateIdentifier(name, `aggregate name in view "${this.name}"`), text, scope));
+  }
+
+  /** Derived fields, filter, key, windows and aggregate inputs of one record; undefined when it is left out. */
+  evaluate(record: SourceRow): Evaluation | undefined {
+    let row: Row = record.fields;
+    if (this.derived.length > 0) {
+      const extended: Record<string, Value> = { ...record.fields };
+      for (const { name, expression } of this.derived) extended[name] = expression.evaluate(extended);
+      row = extended;
+    }
+    if (this.filter && this.filter.evaluate(row) !== true) return undefined;
+    const keyValues = this.keys.map((key) => key.evaluate(row));
+    if (keyValues.includes(null)) return undefined;
+    return {
+      key: formatKey(keyValues),
+      windowStarts: this.window.starts(record.eventTime),
+      inputs: this.aggregates.map((aggregate) => (aggregate.argument ? aggregate.argument.evaluate(row) : true)),
+    };
+  }
+
+  createState(): RowState {
+    return this.aggregates.map((aggregate) => aggregate.create());
+  }
+
+  accumulate(state: RowState, inputs: Value[]): void {
+    this.aggregates.forEach((aggregate, i) => {
+      const input = inputs[i];
+      if (input !== null && input !== undefined) state[i] = aggregate.add(state[i], input);
+    });
+  }
+
+  /** Merges `from` into `into` (which it returns); `from` is not changed. */
+  merge(into: RowState, from: RowState): RowState {
+    this.aggregates.forEach((aggregate, i) => (into[i] = aggregate.merge(into[i], from[i])));
+    return into;
+  }
+
+  result(state: RowState): JsonObject {
+    return Object.fromEntries(this.aggregates.map((aggregate, i) => [aggregate.name, aggregate.result(state[i])]));
+  }
+
+  toJson(state: RowState): JsonObject {
+    return Object.fromEntries(this.aggregates.map((aggregate, i) => [aggregate.name, aggregate.toJson(state[i])]));
+  }
+
+  fromJson(json: JsonObject): RowState {
+    return this.aggregates.map((aggregate) => aggregate.fromJson(json[aggregate.name]!));
+  }
+
+  /**
+   * The DuckDB query computing every row's state from `input`, a query whose columns are the source's
+   * fields plus `_event_time`. Result columns: `__k0`..., `__w`, then each aggregate's state columns.
+   */
+  batchSql(input: string, parameters: SqlParameters): string {
+    const column = (field: string) => (field === EVENT_TIME ? '"_event_time"' : quoteIdentifier(field));
+    const ctes = [`base AS (${input})`];
+    let previous = 'base';
+    this.derived.forEach(({ name, expression }, i) => {
+      ctes.push(`derived_${i} AS (SELECT *, ${expression.toSql(parameters, column)} AS ${quoteIdentifier(name)} FROM ${previous})`);
+      previous = `derived_${i}`;
+    });
+    const where = this.filter ? ` WHERE ${this.filter.toSql(parameters, column)}` : '';
+    ctes.push(`filtered AS (SELECT * FROM ${previous}${where})`);
+    const keyColumns = this.keys.map((_, i) => `"__k${i}"`);
+    const keySelect = this.keys.map((key, i) => `${key.toSql(parameters, column)} AS "__k${i}", `).join('');
+    ctes.push(`keyed_all AS (SELECT *, ${keySelect}${this.window.toSql('"_event_time"')} AS "__w" FROM filtered)`);
+    const notNull = keyColumns.map((key) => `${key} IS NOT NULL`).join(' AND ');
+    ctes.push(`keyed AS (SELECT * FROM keyed_all${notNull ? ` WHERE ${notNull}` : ''})`);
+
+    const groupBy = [...keyColumns, '"__w"'].join(', ');
+    const mainColumns: string[] = [];
+    const sides: string[] = [];
+    this.aggregates.forEach((aggregate, i) => {
+      const argument = aggregate.argument ? aggregate.argument.toSql(parameters, column) : '';
+      if (aggregate.sql.kind === 'columns') {
+        aggregate.sql.columns(argument).forEach((sql, j) => mainColumns.push(`${sql} AS "a${i}_${j}"`));
+      } else {
+        ctes.push(`side_${i} AS (${aggregate.sql.query('keyed', groupBy, argument)})`);
+        sides.push(`LEFT JOIN (SELECT ${groupBy}, st AS "a${i}_0" FROM side_${i}) USING (${groupBy})`);
+      }
+    });
+    ctes.push(`main AS (SELECT ${[groupBy, ...mainColumns].join(', ')} FROM keyed GROUP BY ${groupBy})`);
+    return `WITH ${ctes.join(',\n')}\nSELECT * FROM main ${sides.join(' ')}`;
+  }
+
+  /** A row of `batchSql`'s result as a key, window start and state. */
+  stateFromSqlRow(row: Record<string, unknown>): { key: string; windowStart: number; state: RowState } {
+    const keyValues = this.keys.map((_, i) => row[`__k${i}`] as Value);
+    const state = this.aggregates.map((aggregate, i) => {
+      const values: unknown[] = [];
+      for (let j = 0; `a${i}_${j}` in row; j++) values.push(row[`a${i}_${j}`]);
+      return aggregate.fromSql(values);
+    });
+    return { key: formatKey(keyValues), windowStart: toNumber(row.__w), state };
+  }
+
+  /** A fresh copy of a state, for merging into without touching the original. */
+  clone(state: RowState): RowState {
+    return this.merge(this.createState(), state);
+  }
+}
+
+/** A row key: the key value itself when there is one, JSON of the values when several, '*' with none. */
+export function formatKey(values: readonly Value[]): string {
+  if (values.length === 0) return GLOBAL_KEY;
+  if (values.length === 1) return String(values[0]);
+  return JSON.stringify(values);
+}
+
+function compileAggregate(name: string, text: string, scope: ReadonlyMap<string, ValueType>): Aggregate {
+  const tree = parseExpression(text);
+  const fail = (problem: string): never => {
+    throw new ExpressionError(problem, text, tree.at);
+  };
+  if (tree.kind !== 'call' || !(AGGREGATE_FUNCTION_NAMES as readonly string[]).includes(tree.name)) {
+    return fail(`an aggregate must be one of ${AGGREGATE_FUNCTION_NAMES.map((f) => `${f}()`).join(', ')}`);
+  }
+  const argument = (index: number, type?: ValueType): CompiledExpression => {
+    const node = tree.args[index];
+    if (!node) return fail(`${tree.name}() needs an argument`);
+    const compiled = compileTree(node, text, scope);
+    if (type && compiled.type !== type) fail(`the argument of ${tree.name}() must be a ${type}, not a ${compiled.type}`);
+    return compiled;
+  };
+  const arity = (count: number) => {
+    if (tree.args.length !== count) fail(`${tree.name}() takes ${count} argument(s), not ${tree.args.length}`);
+  };
+  switch (tree.name) {
+    case 'count':
+      if (tree.args.length > 1) fail('count() takes no argument or one');
+      return new CountAggregate(name, text, tree.args.length === 1 ? argument(0) : undefined);
+    case 'sum':
+      arity(1);
+      return new SumAggregate(name, text, argument(0, 'number'));
+    case 'min':
+    case 'max':
+      arity(1);
+      return new ExtremumAggregate(name, text, argument(0, 'number'), tree.name);
+    case 'avg':
+      arity(1);
+      return new AverageAggregate(name, text, argument(0, 'number'));
+    case 'approx_distinct':
+      arity(1);
+      return new ApproxDistinctAggregate(name, text, argument(0, 'string'));
+    default: {
+      arity(2);
+      const k = tree.args[1]!;
+      if (k.kind !== 'literal' || typeof k.value !== 'number' || !Number.isInteger(k.value) || k.value < 1 || k.value > MAX_TOP_K) {
+        return fail(`the k of top_k() must be an integer from 1 to ${MAX_TOP_K}`);
+      }
+      return new TopKAggregate(name, text, argument(0, 'string'), k.value);
+    }
+  }
+}

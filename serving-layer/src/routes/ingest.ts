@@ -1,0 +1,69 @@
+/**
+ * `POST /ingest/:topic`: appends events to a source topic. The body is a JSON array of events, or NDJSON
+ * (one event per line). Every record is appended, invalid ones too, so the log keeps all that arrived;
+ * the report says which will reach the views and which the speed layer will send to the dead-letter
+ * topic, and why, using the same decoder the speed layer runs.
+ */
+import express, { Router } from 'express';
+import { InvalidArgumentError, UnknownTopicError, type Catalog, type EventLog, type LogMessage } from '@lambda/common';
+
+export interface IngestReport {
+  topic: string;
+  accepted: number;
+  deadLettered: number;
+  records: { index: number; partition: number; offset: number; status: 'accepted' | 'dead-letter'; reason?: string }[];
+}
+
+export function ingestRouter(catalog: Catalog, log: EventLog, options: { maxBodyBytes: number }): Router {
+  const router = Router();
+  const body = express.text({ type: () => true, limit: options.maxBodyBytes });
+
+  router.post('/ingest/:topic', body, async (request, response) => {
+    const topic = request.params.topic;
+    const source = catalog.sources.get(topic);
+    if (!source) throw new UnknownTopicError(`No source topic "${topic}"; ingest accepts: ${[...catalog.sources.keys()].join(', ')}`, { topic });
+    const text = typeof request.body === 'string' ? request.body : '';
+    const values = request.is('application/json') ? splitJsonArray(text) : splitLines(text);
+    if (values.length === 0) throw new InvalidArgumentError('The body holds no events: send a JSON array or NDJSON lines', { topic });
+
+    const messages: LogMessage[] = values.map((value) => {
+      let key: string | null = null;
+      try {
+        key = source.partitionKeyOf(JSON.parse(value));
+      } catch {
+        // not JSON: no key; the report below says why it is dead-lettered
+      }
+      return { key, value };
+    });
+    const appended = await log.append(topic, messages);
+    const report: IngestReport = { topic, accepted: 0, deadLettered: 0, records: [] };
+    appended.forEach(({ partition, offset }, index) => {
+      const decoded = source.decode({ topic, partition, offset, timestamp: Date.now(), key: null, value: Buffer.from(values[index]!), headers: {} });
+      if (decoded.ok) {
+        report.accepted++;
+        report.records.push({ index, partition, offset, status: 'accepted' });
+      } else {
+        report.deadLettered++;
+        report.records.push({ index, partition, offset, status: 'dead-letter', reason: decoded.reason });
+      }
+    });
+    response.json(report);
+  });
+
+  return router;
+}
+
+function splitLines(text: string): string[] {
+  return text.split(/\r?\n/).filter((line) => line.trim() !== '');
+}
+
+function splitJsonArray(text: string): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new InvalidArgumentError(`The body is not valid JSON: ${(error as Error).message}`, {});
+  }
+  if (!Array.isArray(parsed)) throw new InvalidArgumentError('A JSON body must be an array of events', {});
+  return parsed.map((value) => JSON.stringify(value));
+}

@@ -1,0 +1,81 @@
+/**
+ * Sends records that are not valid events to `<topic>.dead-letter`, each with the reason and where it
+ * came from in headers. The dead-letter partition matches the source partition, so after a restart the
+ * last dead-letter record of a partition says up to which source offset the work was already done, and
+ * re-read records are not dead-lettered twice.
+ */
+import type { EventLog, LogRecord } from '@lambda/common';
+
+export const DEAD_LETTER_SUFFIX = '.dead-letter';
+
+export const DEAD_LETTER_HEADERS = {
+  reason: 'dead-letter.reason',
+  topic: 'dead-letter.topic',
+  partition: 'dead-letter.partition',
+  offset: 'dead-letter.offset',
+} as const;
+
+export function deadLetterTopicOf(topic: string): string {
+  return `${topic}${DEAD_LETTER_SUFFIX}`;
+}
+
+export class DeadLetterWriter {
+  private readonly pending: { record: LogRecord; reason: string }[] = [];
+
+  private constructor(
+    private readonly log: EventLog,
+    readonly topic: string,
+    /** Per partition: the highest source offset already dead-lettered (-1 for none). */
+    private readonly written: number[],
+  ) {}
+
+  static async open(log: EventLog, sourceTopic: string, partitions: number): Promise<DeadLetterWriter> {
+    const topic = deadLetterTopicOf(sourceTopic);
+    const existing = await log.listTopics();
+    if (!existing.some((t) => t.name === topic)) await log.createTopic(topic, { partitions });
+    const ends = await log.endOffsets(topic);
+    const written: number[] = [];
+    for (let partition = 0; partition < partitions; partition++) {
+      const end = ends[partition] ?? 0;
+      if (end === 0) {
+        written.push(-1);
+        continue;
+      }
+      const { records } = await log.read(topic, partition, end - 1, { maxRecords: 1 });
+      written.push(Number(records[0]?.headers[DEAD_LETTER_HEADERS.offset]?.toString() ?? -1));
+    }
+    return new DeadLetterWriter(log, topic, written);
+  }
+
+  /** Queues a record unless an earlier run already dead-lettered it. */
+  add(record: LogRecord, reason: string): void {
+    if (record.offset > this.written[record.partition]!) this.pending.push({ record, reason });
+  }
+
+  get pendingCount(): number {
+    return this.pending.length;
+  }
+
+  async flush(): Promise<number> {
+    if (this.pending.length === 0) return 0;
+    const batch = this.pending.splice(0, this.pending.length);
+    await this.log.append(
+      this.topic,
+      batch.map(({ record, reason }) => ({
+        key: record.key,
+        value: record.value,
+        timestamp: record.timestamp,
+        partition: record.partition,
+        headers: {
+          ...record.headers,
+          [DEAD_LETTER_HEADERS.reason]: reason,
+          [DEAD_LETTER_HEADERS.topic]: record.topic,
+          [DEAD_LETTER_HEADERS.partition]: String(record.partition),
+          [DEAD_LETTER_HEADERS.offset]: String(record.offset),
+        },
+      })),
+    );
+    for (const { record } of batch) this.written[record.partition] = Math.max(this.written[record.partition]!, record.offset);
+    return batch.length;
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * The speed layer: consumes every source topic that feeds a view, one micro-batch every
+ * `batchIntervalMs`, and keeps each view's real-time state as slices in the view store.
+ */
+import { silentLogger, type Catalog, type EventLog, type Logger, type Metrics, type ViewStore } from '@lambda/common';
+import { MicroBatchLoop, type MicroBatchResult } from './micro-batch-loop.js';
+import { DEFAULT_SLICE_POLICY, type SlicePolicy } from './slice-policy.js';
+import { TopicPipeline } from './topic-pipeline.js';
+
+export interface SpeedLayerOptions {
+  eventLog: EventLog;
+  viewStore: ViewStore;
+  catalog: Catalog;
+  logger?: Logger;
+  metrics?: Metrics;
+  /** Time between micro-batches. Default 1000 ms. */
+  batchIntervalMs?: number;
+  /** Records read per partition in one micro-batch at most. Default 10 000. */
+  maxRecordsPerPartition?: number;
+  /** When open slices are cut. Default: after 10 micro-batches with records, or 60 s. */
+  slicePolicy?: Partial<SlicePolicy>;
+  /** The consumer group whose offsets the speed layer commits. Default `speed-layer`. */
+  consumerGroup?: string;
+  /** Partitions of a source topic the speed layer creates because it is missing. Default 4. */
+  defaultPartitions?: number;
+}
+
+export interface MicroBatchStats extends MicroBatchResult {
+  records: number;
+  deadLettered: number;
+  slicesWritten: number;
+  slicesCut: number;
+  durationMs: number;
+}
+
+export class SpeedLayer {
+  private readonly loop: MicroBatchLoop;
+  private readonly metrics;
+
+  private constructor(
+    private readonly pipelines: TopicPipeline[],
+    private readonly logger: Logger,
+    metrics: Metrics | undefined,
+    batchIntervalMs: number,
+  ) {
+    this.loop = new MicroBatchLoop(() => this.runMicroBatch(), { intervalMs: batchIntervalMs, logger });
+    this.metrics = metrics && {
+      records: metrics.counter({ name: 'lambda_speed_records_total', help: 'Records the speed layer read', labelNames: ['topic'] }),
+      deadLetters: metrics.counter({ name: 'lambda_speed_dead_letters_total', help: 'Records sent to a dead-letter topic', labelNames: ['topic'] }),
+      duration: metrics.histogram({
+        name: 'lambda_speed_micro_batch_seconds',
+        help: 'Duration of a micro-batch, from reading the log to committing offsets',
+        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      }),
+      slicesCut: metrics.counter({ name: 'lambda_speed_slices_cut_total', help: 'Slices the speed layer closed', labelNames: ['topic'] }),
+    };
+  }
+
+  /** Opens a pipeline per source topic with views, restoring each view's open slices from the store. */
+  static async create(options: SpeedLayerOptions): Promise<SpeedLayer> {
+    const logger = (options.logger ?? silentLogger()).child({ ns: 'speed-layer' });
+    const pipelineOptions = {
+      consumerGroup: options.consumerGroup ?? 'speed-layer',
+      maxRecordsPerPartition: options.maxRecordsPerPartition ?? 10_000,
+      slicePolicy: { ...DEFAULT_SLICE_POLICY, ...options.slicePolicy },
+      defaultPartitions: options.defaultPartitions ?? 4,
+      logger,
+    };
+    const pipelines: TopicPipeline[] = [];
+    for (const source of options.catalog.sources.values()) {
+      if (options.catalog.viewsOf(source.topic).length === 0) continue;
+      pipelines.push(await TopicPipeline.open(source, options.catalog, options.eventLog, options.viewStore, pipelineOptions));
+    }
+    return new SpeedLayer(pipelines, logger, options.metrics, options.batchIntervalMs ?? 1000);
+  }
+
+  /** Starts the micro-batch loop. */
+  start(): void {
+    this.loop.start();
+    this.logger.info({ topics: this.pipelines.map((p) => p.source.topic) }, 'consuming');
+  }
+
+  /** Stops the loop once the micro-batch in flight has written its slices and committed. */
+  async stop(): Promise<void> {
+    await this.loop.stop();
+  }
+
+  /** Runs one micro-batch over every topic now (after any in flight). */
+  runOnce(): Promise<MicroBatchStats> {
+    return this.loop.runOnce() as Promise<MicroBatchStats>;
+  }
+
+  /** Per partition, how far the view's slices reach: every record below is counted. */
+  positions(view: string): number[] {
+    const pipeline = this.pipelines.find((p) => p.views.some((v) => v.name === view));
+    return pipeline ? pipeline.positions(view) : [];
+  }
+
+  private async runMicroBatch(): Promise<MicroBatchStats> {
+    const started = performance.now();
+    const total: MicroBatchStats = { records: 0, deadLettered: 0, slicesWritten: 0, slicesCut: 0, backlog: false, durationMs: 0 };
+    for (const pipeline of this.pipelines) {
+      const stats = await pipeline.runMicroBatch();
+      total.records += stats.records;
+      total.deadLettered += stats.deadLettered;
+      total.slicesWritten += stats.slicesWritten;
+      total.slicesCut += stats.slicesCut;
+      total.backlog ||= stats.backlog;
+      const topic = pipeline.source.topic;
+      this.metrics?.records.inc({ topic }, stats.records);
+      this.metrics?.deadLetters.inc({ topic }, stats.deadLettered);
+      this.metrics?.slicesCut.inc({ topic }, stats.slicesCut);
+    }
+    total.durationMs = performance.now() - started;
+    this.metrics?.duration.observe(total.durationMs / 1000);
+    if (total.deadLettered > 0) this.logger.warn({ deadLettered: total.deadLettered }, 'sent invalid records to dead-letter topics');
+    return total;
+  }
+}
