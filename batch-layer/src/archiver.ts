@@ -86,7 +86,7 @@ export class Archiver {
       return end;
     });
     const progress: ArchiveProgress = { topic, recordsDone: 0, recordsTotal: ends.reduce((sum, end, p) => sum + Math.max(0, end - from[p]!), 0) };
-    onProgress?.(progress);
+    onProgress?.({ ...progress });
     let files = 0;
     await mkdir(this.options.workDirectory, { recursive: true });
     for (let partition = 0; partition < partitions; partition++) {

@@ -3,6 +3,7 @@
  * `recomputeEveryMs` (or on a cron) and runnable on demand, each reporting its progress to the scheduler.
  * Covered slices and superseded versions are cleaned up a grace period after each publish.
  */
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   silentLogger,
@@ -66,6 +67,9 @@ export class BatchLayer {
 
   static async create(options: BatchLayerOptions): Promise<BatchLayer> {
     const logger = (options.logger ?? silentLogger()).child({ ns: 'batch-layer' });
+    // Scratch files are only ever what a killed process left mid-write: none is needed.
+    await rm(options.workDirectory, { recursive: true, force: true });
+    await mkdir(options.workDirectory, { recursive: true });
     const engine = await DuckDbEngine.create({ tempDirectory: join(options.workDirectory, 'duckdb'), ...options.duckdb });
     const archiver = new Archiver({ eventLog: options.eventLog, lake: options.lake, engine, workDirectory: options.workDirectory, logger });
     const recomputer = new Recomputer({ viewStore: options.viewStore, lake: options.lake, engine, archiver, catalog: options.catalog, logger });

@@ -121,7 +121,9 @@ export class Recomputer {
 
   /**
    * Deletes what the serving version makes obsolete: closed slices wholly below its horizon, and versions
-   * older than the one before it. Readers still on an older version notice the switch and read again.
+   * older than the one before it, published or left by a run that was overtaken or crashed. Versions
+   * above the serving one are left alone: a run may be writing them. Readers still on an older version
+   * notice the switch and read again.
    */
   async cleanUp(viewName: string): Promise<{ slices: number; versions: number }> {
     const { viewStore } = this.options;
@@ -171,12 +173,14 @@ export class Recomputer {
     return lake.localPath(key);
   }
 
-  /** One above every version stored; unpublished ones a crashed run left behind are deleted first. */
+  /**
+   * One above every version stored, published or not. A number is never reused, so a run that was
+   * overtaken (or crashed after writing rows) can never publish over another run's rows: its publish
+   * is refused as no newer than the serving version, and clean-up deletes its rows.
+   */
   private async nextVersion(view: string, manifest: BatchManifest | undefined): Promise<number> {
-    const serving = manifest?.version ?? 0;
     const versions = await this.options.viewStore.listBatchVersions(view);
-    for (const version of versions.filter((v) => v > serving)) await this.options.viewStore.deleteBatchVersion(view, version);
-    return serving + 1;
+    return Math.max(manifest?.version ?? 0, ...versions) + 1;
   }
 
   private view(name: string): CompiledView {

@@ -26,25 +26,24 @@ export class DeadLetterWriter {
     private readonly log: EventLog,
     readonly topic: string,
     /** Per partition: the highest source offset already dead-lettered (-1 for none). */
-    private readonly written: number[],
+    private written: number[],
   ) {}
 
   static async open(log: EventLog, sourceTopic: string, partitions: number): Promise<DeadLetterWriter> {
     const topic = deadLetterTopicOf(sourceTopic);
     const existing = await log.listTopics();
     if (!existing.some((t) => t.name === topic)) await log.createTopic(topic, { partitions });
-    const ends = await log.endOffsets(topic);
-    const written: number[] = [];
-    for (let partition = 0; partition < partitions; partition++) {
-      const end = ends[partition] ?? 0;
-      if (end === 0) {
-        written.push(-1);
-        continue;
-      }
-      const { records } = await log.read(topic, partition, end - 1, { maxRecords: 1 });
-      written.push(Number(records[0]?.headers[DEAD_LETTER_HEADERS.offset]?.toString() ?? -1));
-    }
-    return new DeadLetterWriter(log, topic, written);
+    return new DeadLetterWriter(log, topic, await lastWritten(log, topic, partitions));
+  }
+
+  /**
+   * Forgets what is queued and reads again from the log what was written, after a failed micro-batch:
+   * its queued records will be read (and queued) again, and a failed append may have landed in some
+   * partitions and not in others.
+   */
+  async reload(): Promise<void> {
+    this.pending.length = 0;
+    this.written = await lastWritten(this.log, this.topic, this.written.length);
   }
 
   /** Queues a record unless an earlier run already dead-lettered it. */
@@ -78,4 +77,20 @@ export class DeadLetterWriter {
     for (const { record } of batch) this.written[record.partition] = Math.max(this.written[record.partition]!, record.offset);
     return batch.length;
   }
+}
+
+/** Per partition: the source offset in the header of the last dead-letter record (-1 for none). */
+async function lastWritten(log: EventLog, topic: string, partitions: number): Promise<number[]> {
+  const ends = await log.endOffsets(topic);
+  const written: number[] = [];
+  for (let partition = 0; partition < partitions; partition++) {
+    const end = ends[partition] ?? 0;
+    if (end === 0) {
+      written.push(-1);
+      continue;
+    }
+    const { records } = await log.read(topic, partition, end - 1, { maxRecords: 1 });
+    written.push(Number(records[0]?.headers[DEAD_LETTER_HEADERS.offset]?.toString() ?? -1));
+  }
+  return written;
 }

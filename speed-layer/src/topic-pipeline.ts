@@ -32,6 +32,8 @@ export class TopicPipeline {
   /** Per view name: per partition, the open slice. */
   private slices = new Map<string, OpenSlice[]>();
   private needsRecovery = false;
+  /** Per partition: the group's committed offset as the log holds it (undefined if never committed). */
+  private committed: (number | undefined)[] = [];
 
   private constructor(
     readonly source: CompiledSource,
@@ -91,11 +93,17 @@ export class TopicPipeline {
       slices.set(view.name, open);
     }
     this.slices = slices;
+    const committed = await this.log.committedOffsets(this.options.consumerGroup, this.source.topic);
+    this.committed = Array.from({ length: this.partitions }, (_, partition) => committed.get(partition));
     this.needsRecovery = false;
   }
 
   async runMicroBatch(now = Date.now()): Promise<PipelineBatchStats> {
-    if (this.needsRecovery) await this.recover();
+    if (this.needsRecovery) {
+      // Dead letters queued by the failed batch will be queued again when it is re-read.
+      await this.deadLetters.reload();
+      await this.recover();
+    }
     try {
       return await this.process(now);
     } catch (error) {
@@ -135,6 +143,9 @@ export class TopicPipeline {
 
     stats.deadLettered = await this.deadLetters.flush();
 
+    // A slice's new end (and its cut) takes effect in memory only once its write is durable, so
+    // positions() never reports more than the store holds. Every write settles before a failure is
+    // raised: a write landing after the recovery read could otherwise leave rows ahead of their slice's end.
     const writes: Promise<void>[] = [];
     for (const view of this.views) {
       const open = this.slices.get(view.name)!;
@@ -142,29 +153,36 @@ export class TopicPipeline {
         const slice = open[partition]!;
         const to = advancedTo[partition];
         const advanced = to !== undefined && to > slice.end;
-        if (advanced) {
-          slice.end = to;
-          slice.microBatches++;
-        }
-        const cut = shouldCut(this.options.slicePolicy, slice, now);
+        const end = advanced ? to : slice.end;
+        const microBatches = slice.microBatches + (advanced ? 1 : 0);
+        const cut = shouldCut(this.options.slicePolicy, { microBatches, openedAt: slice.openedAt, isEmpty: end === slice.start }, now);
         if (!advanced && !cut) continue;
-        writes.push(this.store.putSlice(slice.toSlice(cut), slice.takeDirtyRows()));
+        const write = this.store.putSlice({ ...slice.toSlice(cut), end }, slice.takeDirtyRows()).then(() => {
+          slice.end = end;
+          slice.microBatches = microBatches;
+          if (cut) open[partition] = new OpenSlice(view, partition, end, end, null, now);
+        });
+        writes.push(write);
         stats.slicesWritten++;
-        if (cut) {
-          stats.slicesCut++;
-          open[partition] = new OpenSlice(view, partition, slice.end, slice.end, null, now);
-        }
+        if (cut) stats.slicesCut++;
       }
     }
-    await Promise.all(writes);
+    const failed = (await Promise.allSettled(writes)).find((outcome) => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
 
     // Only now that every slice fed by these records is durable does the group's position move.
     const committed = new Map<number, number>();
     for (let partition = 0; partition < this.partitions; partition++) {
-      if (advancedTo[partition] === undefined) continue;
-      committed.set(partition, Math.min(...this.views.map((view) => this.slices.get(view.name)![partition]!.end)));
+      const position = Math.min(...this.views.map((view) => this.slices.get(view.name)![partition]!.end));
+      // Also where no record was read: slices a failed batch (or a previous process) made durable
+      // without committing, or a batch view's horizon, put the position ahead of the committed offset.
+      if (advancedTo[partition] === undefined && position === (this.committed[partition] ?? 0)) continue;
+      committed.set(partition, position);
     }
-    if (committed.size > 0) await this.log.commitOffsets(this.options.consumerGroup, topic, committed);
+    if (committed.size > 0) {
+      await this.log.commitOffsets(this.options.consumerGroup, topic, committed);
+      for (const [partition, offset] of committed) this.committed[partition] = offset;
+    }
     return stats;
   }
 }
