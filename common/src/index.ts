@@ -30,6 +30,8 @@ export type {
   AppendedRecord,
   CreateTopicOptions,
   EventLog,
+  LogFollower,
+  LogFollowerDescriptor,
   LogMessage,
   LogRecord,
   ReadOptions,
@@ -39,6 +41,7 @@ export type {
 export { murmur2, partitionForKey } from './ports/event-log/partitioner.js';
 export { validateTopicName } from './ports/event-log/validation.js';
 export { EmbeddedEventLog } from './ports/event-log/embedded/embedded-event-log.js';
+export { openLogFollower } from './ports/event-log/open-log-follower.js';
 export type { EmbeddedEventLogOptions } from './ports/event-log/embedded/embedded-event-log.js';
 
 // Port: view store

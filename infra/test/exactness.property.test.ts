@@ -112,7 +112,8 @@ describe('the exactness contract', () => {
 
   it('should answer every view exactly as a full recompute, under any interleaving', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(actionArbitrary, { minLength: 10, maxLength: 45 }), async (actions) => {
+      // Half the runs fold partitions on two worker threads, half in this thread.
+      fc.asyncProperty(fc.array(actionArbitrary, { minLength: 10, maxLength: 45 }), fc.constantFrom(0, 2), async (actions, workers) => {
         const dir = await makeTempDir('exactness');
         const catalog = Catalog.compile(catalogDefinition);
         const source = catalog.sources.get(TOPIC)!;
@@ -139,7 +140,7 @@ describe('the exactness contract', () => {
           const recomputer = new Recomputer({ viewStore, lake, engine, archiver, catalog, logger });
           const reader = new MergedViewReader(viewStore, catalog);
           const newSpeedLayer = () =>
-            SpeedLayer.create({ eventLog, viewStore, catalog, slicePolicy: { microBatches: 2, maxAgeMs: 3_600_000 }, maxRecordsPerPartition: 20 });
+            SpeedLayer.create({ eventLog, viewStore, catalog, workers, slicePolicy: { microBatches: 2, maxAgeMs: 3_600_000 }, maxRecordsPerPartition: 20 });
           let speedLayer = await newSpeedLayer();
           const prepared = new Map<string, PreparedVersion | undefined>();
           let clock = BASE_TIME;
@@ -207,7 +208,8 @@ describe('the exactness contract', () => {
                 await recomputer.cleanUp(action.view);
                 break;
               case 'restart-speed-layer':
-                // The old instance is dropped mid-stream, as after a crash: the new one recovers from the store.
+                // A new instance recovers from the store alone; the old one only releases its threads.
+                await speedLayer.stop();
                 speedLayer = await newSpeedLayer();
                 break;
               case 'check':
@@ -223,6 +225,7 @@ describe('the exactness contract', () => {
           for (const view of viewNames) expect(padded(speedLayer.positions(view))).toEqual(ends);
           for (const view of viewNames) await recomputer.run(view);
           await check('after a final batch run');
+          await speedLayer.stop();
         } finally {
           await eventLog.close();
           await store.close();

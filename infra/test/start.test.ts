@@ -74,7 +74,7 @@ describe('npm start', () => {
       expect(run.code).toBe(0);
       const messages = run.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { msg: string }).msg);
       expect(messages).toContain('stopped cleanly');
-      expect((await readdir(dataDir)).sort()).toEqual(['lake', 'log', 'views']);
+      expect((await readdir(dataDir)).sort()).toEqual(['batch-work', 'lake', 'log', 'views']);
       // The locks were released: the directories can be opened again.
       expect(await readdir(join(dataDir, 'log'))).not.toContain('.lock');
       expect(await readdir(join(dataDir, 'views'))).not.toContain('.lock');

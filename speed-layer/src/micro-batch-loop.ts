@@ -12,7 +12,7 @@ export interface MicroBatchResult {
 
 export class MicroBatchLoop {
   private running: Promise<void> | undefined;
-  private readonly wake = new AbortController();
+  private wake: AbortController | undefined;
   private tail: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -28,7 +28,9 @@ export class MicroBatchLoop {
   }
 
   start(): void {
-    this.running ??= this.loop();
+    if (this.running) return;
+    this.wake = new AbortController();
+    this.running = this.loop(this.wake.signal);
   }
 
   get started(): boolean {
@@ -37,13 +39,13 @@ export class MicroBatchLoop {
 
   /** Stops after the micro-batch in flight has finished and committed. */
   async stop(): Promise<void> {
-    this.wake.abort();
+    this.wake?.abort();
     await this.running;
     await this.tail;
+    this.running = undefined;
   }
 
-  private async loop(): Promise<void> {
-    const signal = this.wake.signal;
+  private async loop(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       const started = performance.now();
       let backlog: boolean;

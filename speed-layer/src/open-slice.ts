@@ -3,17 +3,19 @@
  * records from `start` to `end`. Rows changed since the last write are marked dirty, so each micro-batch
  * writes only those, with their absolute state.
  */
-import type { CompiledView, Evaluation, RowState, Slice, ViewRow } from '@lambda/common';
+import type { CompiledView, RowState, Slice, SourceRow, ViewRow } from '@lambda/common';
 
 interface SliceRow {
   key: string;
   windowStart: number;
   state: RowState;
+  dirty: boolean;
 }
 
 export class OpenSlice {
-  private readonly rows = new Map<string, SliceRow>();
-  private readonly dirty = new Set<SliceRow>();
+  /** Window start → key → row: two lookups by value, no key string built per record. */
+  private readonly rows = new Map<number, Map<string, SliceRow>>();
+  private dirty: SliceRow[] = [];
   /** Micro-batches that added records since the slice opened, for the cut policy. */
   microBatches = 0;
 
@@ -32,19 +34,31 @@ export class OpenSlice {
     const open = new OpenSlice(view, slice.partition, slice.start, slice.end, slice.newestRecordAt, now);
     for (const row of rows) {
       const state = view.fromJson(row.state as Parameters<CompiledView['fromJson']>[0]);
-      open.rows.set(rowId(row.key, row.windowStart), { key: row.key, windowStart: row.windowStart, state });
+      open.row(row.key, row.windowStart, state);
     }
     return open;
   }
 
-  add(evaluation: Evaluation): void {
-    for (const windowStart of evaluation.windowStarts) {
-      const id = rowId(evaluation.key, windowStart);
-      let row = this.rows.get(id);
-      if (!row) this.rows.set(id, (row = { key: evaluation.key, windowStart, state: this.view.createState() }));
-      this.view.accumulate(row.state, evaluation.inputs);
-      this.dirty.add(row);
+  /** Folds a decoded record into the rows it falls in, marking them dirty. */
+  fold(record: SourceRow): void {
+    this.view.fold(record, this.stateFor);
+  }
+
+  private readonly stateFor = (key: string, windowStart: number): RowState => {
+    const row = this.row(key, windowStart);
+    if (!row.dirty) {
+      row.dirty = true;
+      this.dirty.push(row);
     }
+    return row.state;
+  };
+
+  private row(key: string, windowStart: number, restored?: RowState): SliceRow {
+    let window = this.rows.get(windowStart);
+    if (!window) this.rows.set(windowStart, (window = new Map()));
+    let row = window.get(key);
+    if (!row) window.set(key, (row = { key, windowStart, state: restored ?? this.view.createState(), dirty: false }));
+    return row;
   }
 
   /** Notes the log timestamp of a record read into the slice, for freshness. */
@@ -62,12 +76,12 @@ export class OpenSlice {
 
   /** The rows changed since the last call, with absolute state. */
   takeDirtyRows(): ViewRow[] {
-    const rows = [...this.dirty].map((row) => ({ key: row.key, windowStart: row.windowStart, state: this.view.toJson(row.state) }));
-    this.dirty.clear();
+    const rows = this.dirty.map((row) => {
+      row.dirty = false;
+      return { key: row.key, windowStart: row.windowStart, state: this.view.toJson(row.state) };
+    });
+    this.dirty = [];
     return rows;
   }
 }
 
-function rowId(key: string, windowStart: number): string {
-  return `${windowStart}\u0000${key}`;
-}

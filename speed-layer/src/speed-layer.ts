@@ -2,10 +2,12 @@
  * The speed layer: consumes every source topic that feeds a view, one micro-batch every
  * `batchIntervalMs`, and keeps each view's real-time state as slices in the view store.
  */
-import { silentLogger, type Catalog, type EventLog, type Logger, type Metrics, type ViewStore } from '@lambda/common';
+import { silentLogger, type Catalog, type EventLog, type LogRecord, type Logger, type Metrics, type ViewStore } from '@lambda/common';
+import { FolderHost, type FoldExecutor } from './folder-host.js';
 import { MicroBatchLoop, type MicroBatchResult } from './micro-batch-loop.js';
 import { DEFAULT_SLICE_POLICY, type SlicePolicy } from './slice-policy.js';
 import { TopicPipeline } from './topic-pipeline.js';
+import { WorkerExecutor } from './worker-executor.js';
 
 export interface SpeedLayerOptions {
   eventLog: EventLog;
@@ -23,6 +25,11 @@ export interface SpeedLayerOptions {
   consumerGroup?: string;
   /** Partitions of a source topic the speed layer creates because it is missing. Default 4. */
   defaultPartitions?: number;
+  /**
+   * Worker threads that read and fold partitions in parallel (partition p on worker p mod N); 0 folds
+   * in this thread. Needs an event log that can be followed from another thread. Default 0.
+   */
+  workers?: number;
 }
 
 export interface MicroBatchStats extends MicroBatchResult {
@@ -39,6 +46,7 @@ export class SpeedLayer {
 
   private constructor(
     private readonly pipelines: TopicPipeline[],
+    private readonly executor: FoldExecutor,
     private readonly logger: Logger,
     metrics: Metrics | undefined,
     batchIntervalMs: number,
@@ -59,30 +67,43 @@ export class SpeedLayer {
   /** Opens a pipeline per source topic with views, restoring each view's open slices from the store. */
   static async create(options: SpeedLayerOptions): Promise<SpeedLayer> {
     const logger = (options.logger ?? silentLogger()).child({ ns: 'speed-layer' });
-    const pipelineOptions = {
-      consumerGroup: options.consumerGroup ?? 'speed-layer',
-      maxRecordsPerPartition: options.maxRecordsPerPartition ?? 10_000,
-      slicePolicy: { ...DEFAULT_SLICE_POLICY, ...options.slicePolicy },
-      defaultPartitions: options.defaultPartitions ?? 4,
-      logger,
-    };
+    const { eventLog, catalog } = options;
+    const folderOptions = { maxRecordsPerPartition: options.maxRecordsPerPartition ?? 10_000, slicePolicy: { ...DEFAULT_SLICE_POLICY, ...options.slicePolicy } };
+    const workers = options.workers ?? 0;
+    const follower = eventLog.followerDescriptor?.();
+    if (workers > 0 && !follower) logger.warn('this event log cannot be followed from worker threads: folding in the main thread');
+    const executor: FoldExecutor =
+      workers > 0 && follower
+        ? await WorkerExecutor.start(workers, catalog, follower, folderOptions, logger)
+        : new FolderHost(catalog, (...read) => readThroughPort(eventLog, ...read), folderOptions);
+    const pipelineOptions = { consumerGroup: options.consumerGroup ?? 'speed-layer', defaultPartitions: options.defaultPartitions ?? 4, logger };
     const pipelines: TopicPipeline[] = [];
-    for (const source of options.catalog.sources.values()) {
-      if (options.catalog.viewsOf(source.topic).length === 0) continue;
-      pipelines.push(await TopicPipeline.open(source, options.catalog, options.eventLog, options.viewStore, pipelineOptions));
+    try {
+      for (const source of catalog.sources.values()) {
+        if (catalog.viewsOf(source.topic).length === 0) continue;
+        pipelines.push(await TopicPipeline.open(source, catalog, eventLog, options.viewStore, executor, pipelineOptions));
+      }
+    } catch (error) {
+      await executor.close();
+      throw error;
     }
-    return new SpeedLayer(pipelines, logger, options.metrics, options.batchIntervalMs ?? 1000);
+    return new SpeedLayer(pipelines, executor, logger, options.metrics, options.batchIntervalMs ?? 1000);
   }
 
   /** Starts the micro-batch loop. */
   start(): void {
     this.loop.start();
-    this.logger.info({ topics: this.pipelines.map((p) => p.source.topic) }, 'consuming');
+    this.logger.info({ topics: this.pipelines.map((p) => p.source.topic), workers: this.executor instanceof WorkerExecutor ? this.executor.size : 0 }, 'consuming');
   }
 
-  /** Stops the loop once the micro-batch in flight has written its slices and committed. */
+  /**
+   * Stops the loop once the micro-batch in flight has written its slices and committed, then stops the
+   * workers. It can start again, or run on demand: the next micro-batch restores from the store.
+   */
   async stop(): Promise<void> {
     await this.loop.stop();
+    await this.executor.close();
+    for (const pipeline of this.pipelines) pipeline.invalidate();
   }
 
   /** Runs one micro-batch over every topic now (after any in flight). */
@@ -117,3 +138,29 @@ export class SpeedLayer {
     return total;
   }
 }
+
+/** Reads through the event-log port in pages small enough that their records die young. */
+async function readThroughPort(
+  log: EventLog,
+  topic: string,
+  partition: number,
+  from: number,
+  upTo: number,
+  limits: { maxRecords: number; maxBytes: number },
+  visit: (record: LogRecord) => void,
+): Promise<number> {
+  let count = 0;
+  for (let offset = from; offset < upTo && count < limits.maxRecords; ) {
+    const page = await log.read(topic, partition, offset, { maxRecords: Math.min(PAGE_RECORDS, limits.maxRecords - count), maxBytes: limits.maxBytes });
+    for (const record of page.records) {
+      if (record.offset >= upTo) return count;
+      visit(record);
+      count++;
+    }
+    if (page.records.length === 0) break;
+    offset = page.nextOffset;
+  }
+  return count;
+}
+
+const PAGE_RECORDS = 2000;

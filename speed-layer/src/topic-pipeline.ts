@@ -1,22 +1,20 @@
 /**
- * The speed layer's work on one source topic: each micro-batch reads every partition once, decodes each
- * record once (invalid ones go to the dead-letter topic), folds valid ones into the open slice of every
- * view of the topic, writes the changed rows of each slice with its new end, and only then commits the
- * consumer offsets.
+ * The speed layer's work on one source topic. Each micro-batch, every partition's folder (in this
+ * thread or a worker) reads what the log acknowledged, folds valid records into the open slice of every
+ * view and proposes slice writes; this thread then dead-letters invalid records, writes the slices, tells
+ * the folders their writes landed, and only then commits the consumer offsets.
  *
  * Each view keeps its own position per partition: the end of its last slice. A crash between two views'
- * writes leaves them at different positions; on restart the records below a view's position are skipped
- * for that view, so nothing is counted twice.
+ * writes leaves them at different positions; the folder skips, per view, what the view already has, so
+ * nothing is counted twice.
  */
 import type { Catalog, CompiledSource, CompiledView, EventLog, Logger, ViewStore } from '@lambda/common';
 import { DeadLetterWriter } from './dead-letter-writer.js';
-import { OpenSlice } from './open-slice.js';
-import { shouldCut, type SlicePolicy } from './slice-policy.js';
+import type { FoldExecutor } from './folder-host.js';
+import type { RestoredSlice } from './partition-folder.js';
 
 export interface PipelineOptions {
   consumerGroup: string;
-  maxRecordsPerPartition: number;
-  slicePolicy: SlicePolicy;
   logger: Logger;
 }
 
@@ -29,8 +27,8 @@ export interface PipelineBatchStats {
 }
 
 export class TopicPipeline {
-  /** Per view name: per partition, the open slice. */
-  private slices = new Map<string, OpenSlice[]>();
+  /** Per partition: per view, the settled end of its open slice. */
+  private ends: Record<string, number>[] = [];
   private needsRecovery = false;
   /** Per partition: the group's committed offset as the log holds it (undefined if never committed). */
   private committed: (number | undefined)[] = [];
@@ -42,6 +40,7 @@ export class TopicPipeline {
     private readonly log: EventLog,
     private readonly store: ViewStore,
     private readonly deadLetters: DeadLetterWriter,
+    private readonly executor: FoldExecutor,
     private readonly options: PipelineOptions,
   ) {}
 
@@ -50,6 +49,7 @@ export class TopicPipeline {
     catalog: Catalog,
     log: EventLog,
     store: ViewStore,
+    executor: FoldExecutor,
     options: PipelineOptions & { defaultPartitions: number },
   ): Promise<TopicPipeline> {
     const topic = source.topic;
@@ -59,43 +59,50 @@ export class TopicPipeline {
     }
     const { partitions } = await log.describeTopic(topic);
     const deadLetters = await DeadLetterWriter.open(log, topic, partitions);
-    const pipeline = new TopicPipeline(source, catalog.viewsOf(topic), partitions, log, store, deadLetters, options);
+    const pipeline = new TopicPipeline(source, catalog.viewsOf(topic), partitions, log, store, deadLetters, executor, options);
     await pipeline.recover();
     return pipeline;
   }
 
   /** Per partition, the end of the view's open slice: every record below it is in the view's slices. */
   positions(view: string): number[] {
-    return (this.slices.get(view) ?? []).map((slice) => slice.end);
+    return this.ends.map((ends) => ends[view] ?? 0);
   }
 
-  /** Rebuilds every open slice from the store: the last slice if still open, else a new one at its end. */
+  /**
+   * Restores every folder from the store: a view's last slice if still open (with its rows), else a new
+   * slice at its end, or at the batch view's horizon when a clean-up removed every slice below it.
+   */
   private async recover(): Promise<void> {
     const now = Date.now();
-    const slices = new Map<string, OpenSlice[]>();
+    const restored: RestoredSlice[][] = Array.from({ length: this.partitions }, () => []);
     for (const view of this.views) {
       const stored = await this.store.listSlices(view.name);
       const horizon = (await this.store.readManifest(view.name))?.horizon ?? [];
-      const open: OpenSlice[] = [];
       for (let partition = 0; partition < this.partitions; partition++) {
         const last = stored.filter((slice) => slice.partition === partition).at(-1);
         if (last && !last.closed) {
           const read = await this.store.readSlice(last);
           if (read) {
-            open.push(OpenSlice.restore(view, read.slice, read.rows, now));
+            const { start, end, newestRecordAt } = read.slice;
+            restored[partition]!.push({ view: view.name, start, end, newestRecordAt, rows: read.rows });
             continue;
           }
         }
-        // A batch view may have covered (and its cleanup deleted) every slice: start at its horizon.
         const start = Math.max(last?.end ?? 0, horizon[partition] ?? 0);
-        open.push(new OpenSlice(view, partition, start, start, null, now));
+        restored[partition]!.push({ view: view.name, start, end: start, newestRecordAt: null, rows: [] });
       }
-      slices.set(view.name, open);
     }
-    this.slices = slices;
+    await Promise.all(restored.map((slices, partition) => this.executor.restore(this.source.topic, partition, slices, now)));
+    this.ends = restored.map((slices) => Object.fromEntries(slices.map((slice) => [slice.view, slice.end])));
     const committed = await this.log.committedOffsets(this.options.consumerGroup, this.source.topic);
     this.committed = Array.from({ length: this.partitions }, (_, partition) => committed.get(partition));
     this.needsRecovery = false;
+  }
+
+  /** Makes the next micro-batch restore every folder from the store first. */
+  invalidate(): void {
+    this.needsRecovery = true;
   }
 
   async runMicroBatch(now = Date.now()): Promise<PipelineBatchStats> {
@@ -107,7 +114,7 @@ export class TopicPipeline {
     try {
       return await this.process(now);
     } catch (error) {
-      // In-memory slices may be ahead of the store now: rebuild them from it before the next batch.
+      // The folders may be ahead of the store now: restore them from it before the next batch.
       this.needsRecovery = true;
       throw error;
     }
@@ -115,68 +122,38 @@ export class TopicPipeline {
 
   private async process(now: number): Promise<PipelineBatchStats> {
     const topic = this.source.topic;
+    const upTo = await this.log.endOffsets(topic);
+    // Every fold settles before a failure is raised, so none is still running when recovery restores.
+    const results = await settleAll(upTo.map((end, partition) => this.executor.fold(topic, partition, end, now)));
+
     const stats: PipelineBatchStats = { records: 0, deadLettered: 0, slicesWritten: 0, slicesCut: 0, backlog: false };
-    const advancedTo: (number | undefined)[] = [];
-
-    for (let partition = 0; partition < this.partitions; partition++) {
-      const open = this.views.map((view) => this.slices.get(view.name)![partition]!);
-      const from = Math.min(...open.map((slice) => slice.end));
-      const page = await this.log.read(topic, partition, from, { maxRecords: this.options.maxRecordsPerPartition, maxBytes: 16 * 1024 * 1024 });
-      if (page.records.length === 0) continue;
-      if (page.nextOffset < page.endOffset) stats.backlog = true;
-      for (const record of page.records) {
-        const decoded = this.source.decode(record);
-        if (!decoded.ok) {
-          this.deadLetters.add(record, decoded.reason);
-          continue;
-        }
-        for (const slice of open) {
-          if (record.offset < slice.end) continue; // already in this view's slices (see recovery)
-          slice.saw(record.timestamp);
-          const evaluation = slice.view.evaluate(decoded.row);
-          if (evaluation) slice.add(evaluation);
-        }
-      }
-      stats.records += page.records.length;
-      advancedTo[partition] = page.nextOffset;
+    for (const result of results) {
+      stats.records += result.records;
+      if (result.nextOffset !== null && result.nextOffset < upTo[result.partition]!) stats.backlog = true;
+      for (const invalid of result.invalid) this.deadLetters.add({ ...invalid, topic, partition: result.partition }, invalid.reason);
     }
-
     stats.deadLettered = await this.deadLetters.flush();
 
-    // A slice's new end (and its cut) takes effect in memory only once its write is durable, so
-    // positions() never reports more than the store holds. Every write settles before a failure is
-    // raised: a write landing after the recovery read could otherwise leave rows ahead of their slice's end.
-    const writes: Promise<void>[] = [];
-    for (const view of this.views) {
-      const open = this.slices.get(view.name)!;
-      for (let partition = 0; partition < this.partitions; partition++) {
-        const slice = open[partition]!;
-        const to = advancedTo[partition];
-        const advanced = to !== undefined && to > slice.end;
-        const end = advanced ? to : slice.end;
-        const microBatches = slice.microBatches + (advanced ? 1 : 0);
-        const cut = shouldCut(this.options.slicePolicy, { microBatches, openedAt: slice.openedAt, isEmpty: end === slice.start }, now);
-        if (!advanced && !cut) continue;
-        const write = this.store.putSlice({ ...slice.toSlice(cut), end }, slice.takeDirtyRows()).then(() => {
-          slice.end = end;
-          slice.microBatches = microBatches;
-          if (cut) open[partition] = new OpenSlice(view, partition, end, end, null, now);
-        });
-        writes.push(write);
+    // Likewise every write: one landing after the recovery read could leave rows ahead of their slice's
+    // end. Each write that landed moves its view's position at once, even if another failed.
+    const writes = results.flatMap((result) => result.writes);
+    await settleAll(
+      writes.map(async ({ slice, rows }) => {
+        await this.store.putSlice(slice, rows);
+        this.ends[slice.partition]![slice.view] = slice.end;
         stats.slicesWritten++;
-        if (cut) stats.slicesCut++;
-      }
-    }
-    const failed = (await Promise.allSettled(writes)).find((outcome) => outcome.status === 'rejected');
-    if (failed) throw failed.reason;
+        if (slice.closed) stats.slicesCut++;
+      }),
+    );
+    await settleAll(results.map((result) => this.executor.settle(topic, result.partition, now)));
 
     // Only now that every slice fed by these records is durable does the group's position move.
     const committed = new Map<number, number>();
     for (let partition = 0; partition < this.partitions; partition++) {
-      const position = Math.min(...this.views.map((view) => this.slices.get(view.name)![partition]!.end));
+      const position = Math.min(...this.views.map((view) => this.ends[partition]![view.name]!));
       // Also where no record was read: slices a failed batch (or a previous process) made durable
       // without committing, or a batch view's horizon, put the position ahead of the committed offset.
-      if (advancedTo[partition] === undefined && position === (this.committed[partition] ?? 0)) continue;
+      if (position === (this.committed[partition] ?? 0)) continue;
       committed.set(partition, position);
     }
     if (committed.size > 0) {
@@ -185,4 +162,12 @@ export class TopicPipeline {
     }
     return stats;
   }
+}
+
+/** Like Promise.all, but rejects only once every promise has settled. */
+async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
+  const outcomes = await Promise.allSettled(promises);
+  const failed = outcomes.find((outcome) => outcome.status === 'rejected');
+  if (failed) throw failed.reason;
+  return outcomes.map((outcome) => (outcome as PromiseFulfilledResult<T>).value);
 }

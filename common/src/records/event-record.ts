@@ -42,17 +42,8 @@ export function decodeEventRecord(record: LogRecord, options: DecodeOptions = {}
     if (!isJsonObject(value)) {
       return { ok: false, reason: `value is not a JSON object, so it has no event-time field "${field}"` };
     }
-    const raw = value[field];
-    const parsed = parseEventTime(raw);
-    if (parsed === undefined) {
-      return {
-        ok: false,
-        reason:
-          raw === undefined
-            ? `event-time field "${field}" is missing`
-            : `event-time field "${field}" must be epoch milliseconds or an ISO-8601 string from 1970 on, got ${JSON.stringify(raw)}`,
-      };
-    }
+    const parsed = parseEventTime(value[field]);
+    if (parsed === undefined) return { ok: false, reason: eventTimeProblem(field, value[field]) };
     eventTime = parsed;
   }
   return {
@@ -68,11 +59,17 @@ export function decodeEventRecord(record: LogRecord, options: DecodeOptions = {}
   };
 }
 
+export function eventTimeProblem(field: string, raw: JsonValue | undefined): string {
+  return raw === undefined
+    ? `event-time field "${field}" is missing`
+    : `event-time field "${field}" must be epoch milliseconds or an ISO-8601 string from 1970 on, got ${JSON.stringify(raw)}`;
+}
+
 /** The latest event time accepted: the end of JavaScript's date range. */
 const MAX_EVENT_TIME = 8.64e15;
 
 /** Epoch ms from a number or an ISO-8601 string; undefined when it is neither, or before 1970. */
-function parseEventTime(raw: JsonValue | undefined): number | undefined {
+export function parseEventTime(raw: JsonValue | undefined): number | undefined {
   let ms: number | undefined;
   if (typeof raw === 'number') ms = Math.trunc(raw);
   // An ISO-8601 date needs at least a full date; Date.parse alone accepts too much ("1", "May").

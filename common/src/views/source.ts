@@ -6,8 +6,8 @@
 import { InvalidArgumentError } from '../errors/errors.js';
 import type { LogRecord } from '../ports/event-log/event-log.js';
 import { validateTopicName } from '../ports/event-log/validation.js';
-import { decodeEventRecord } from '../records/event-record.js';
-import { isJsonObject } from '../records/json.js';
+import { eventTimeProblem, parseEventTime } from '../records/event-record.js';
+import { isJsonObject, type JsonValue } from '../records/json.js';
 import type { Row } from './expression/compile.js';
 import type { ValueType } from './expression/ast.js';
 import { validateIdentifier } from './identifiers.js';
@@ -35,7 +35,10 @@ export interface SourceRow {
   /** The log timestamp (append time unless the producer set one), for freshness. */
   timestamp: number;
   eventTime: number;
-  /** Declared fields by name, plus `event_time`. */
+  /**
+   * The declared fields by name (absent ones read as NULL), plus `event_time`. It is the parsed value
+   * itself, so it may hold undeclared fields too, which no view expression can reach.
+   */
   fields: Row;
 }
 
@@ -83,26 +86,28 @@ export class CompiledSource {
     return this.definition.fields[name]!;
   }
 
+  /** Parses, checks and types one record, in one pass: this runs for every record in both layers. */
   decode(record: LogRecord): SourceDecodeResult {
-    const decoded = decodeEventRecord(record, { eventTimeField: this.definition.eventTimeField });
-    if (!decoded.ok) return decoded;
-    const value = decoded.record.value;
-    if (!isJsonObject(value)) return { ok: false, reason: 'value is not a JSON object' };
-    const fields: Record<string, string | number | boolean | null> = { [EVENT_TIME]: decoded.record.eventTime };
+    let value: JsonValue;
+    try {
+      value = JSON.parse(record.value.toString('utf8')) as JsonValue;
+    } catch (error) {
+      return { ok: false, reason: `value is not JSON: ${(error as Error).message}` };
+    }
+    const eventTimeField = this.definition.eventTimeField;
+    if (!isJsonObject(value)) return { ok: false, reason: `value is not a JSON object, so it has no event-time field "${eventTimeField}"` };
+    const eventTime = parseEventTime(value[eventTimeField]);
+    if (eventTime === undefined) return { ok: false, reason: eventTimeProblem(eventTimeField, value[eventTimeField]) };
+    // The parsed object itself becomes the row (no copy: this runs for every record). Expressions only
+    // reach declared fields, which are checked here; an absent one reads as NULL.
     for (const [name, type] of this.fieldEntries) {
       const raw = value[name];
-      if (raw === undefined || raw === null) {
-        fields[name] = null;
-      } else if (typeof raw === type) {
-        fields[name] = raw as string | number | boolean;
-      } else {
+      if (raw !== undefined && raw !== null && typeof raw !== type) {
         return { ok: false, reason: `field "${name}" must be a ${type}, got ${JSON.stringify(raw)}` };
       }
     }
-    return {
-      ok: true,
-      row: { partition: record.partition, offset: record.offset, timestamp: record.timestamp, eventTime: decoded.record.eventTime, fields },
-    };
+    value[EVENT_TIME] = eventTime;
+    return { ok: true, row: { partition: record.partition, offset: record.offset, timestamp: record.timestamp, eventTime, fields: value as Row } };
   }
 
   /** The record key a producer should use for a value, so one key's records share a partition. */

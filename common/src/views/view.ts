@@ -103,31 +103,69 @@ export class CompiledView {
 
   /** Derived fields, filter, key, windows and aggregate inputs of one record; undefined when it is left out. */
   evaluate(record: SourceRow): Evaluation | undefined {
-    let row: Row = record.fields;
-    if (this.derived.length > 0) {
-      const extended: Record<string, Value> = { ...record.fields };
-      for (const { name, expression } of this.derived) extended[name] = expression.evaluate(extended);
-      row = extended;
-    }
-    if (this.filter && this.filter.evaluate(row) !== true) return undefined;
-    const keyValues = this.keys.map((key) => key.evaluate(row));
-    if (keyValues.includes(null)) return undefined;
+    const row = this.withDerived(record);
+    const key = this.keyOf(row);
+    if (key === undefined) return undefined;
     return {
-      key: formatKey(keyValues),
+      key,
       windowStarts: this.window.starts(record.eventTime),
       inputs: this.aggregates.map((aggregate) => (aggregate.argument ? aggregate.argument.evaluate(row) : true)),
     };
+  }
+
+  /**
+   * Folds one record into the states of the rows it falls in; `stateFor` returns (creating it if need
+   * be) a row's state. Returns false when the record is left out. The speed layer's hot path: the same
+   * steps as `evaluate`, without building an Evaluation per record.
+   */
+  fold(record: SourceRow, stateFor: (key: string, windowStart: number) => RowState): boolean {
+    const row = this.withDerived(record);
+    const key = this.keyOf(row);
+    if (key === undefined) return false;
+    const inputs = this.inputs;
+    for (let i = 0; i < this.aggregates.length; i++) {
+      const argument = this.aggregates[i]!.argument;
+      inputs[i] = argument ? argument.evaluate(row) : true;
+    }
+    if (this.window.slideMs === this.window.sizeMs) {
+      this.accumulate(stateFor(key, this.window.startOf(record.eventTime)), inputs);
+    } else {
+      for (const windowStart of this.window.starts(record.eventTime)) this.accumulate(stateFor(key, windowStart), inputs);
+    }
+    return true;
+  }
+
+  /** Reused by `fold` for each record's aggregate inputs: JS is single-threaded and nothing keeps it. */
+  private readonly inputs: Value[] = [];
+
+  /** The record's fields, with the derived fields added when there are any. */
+  private withDerived(record: SourceRow): Row {
+    if (this.derived.length === 0) return record.fields;
+    const extended: Record<string, Value> = { ...record.fields };
+    for (const { name, expression } of this.derived) extended[name] = expression.evaluate(extended);
+    return extended;
+  }
+
+  /** The row key of a record, or undefined when the filter leaves it out or a key component is NULL. */
+  private keyOf(row: Row): string | undefined {
+    if (this.filter && this.filter.evaluate(row) !== true) return undefined;
+    if (this.keys.length === 1) {
+      const value = this.keys[0]!.evaluate(row);
+      return value === null ? undefined : String(value);
+    }
+    const values = this.keys.map((key) => key.evaluate(row));
+    return values.includes(null) ? undefined : formatKey(values);
   }
 
   createState(): RowState {
     return this.aggregates.map((aggregate) => aggregate.create());
   }
 
-  accumulate(state: RowState, inputs: Value[]): void {
-    this.aggregates.forEach((aggregate, i) => {
+  accumulate(state: RowState, inputs: readonly Value[]): void {
+    for (let i = 0; i < this.aggregates.length; i++) {
       const input = inputs[i];
-      if (input !== null && input !== undefined) state[i] = aggregate.add(state[i], input);
-    });
+      if (input !== null && input !== undefined) state[i] = this.aggregates[i]!.add(state[i], input);
+    }
   }
 
   /** Merges `from` into `into` (which it returns); `from` is not changed. */
@@ -186,7 +224,12 @@ export class CompiledView {
 
   /** A row of `batchSql`'s result as a key, window start and state. */
   stateFromSqlRow(row: Record<string, unknown>): { key: string; windowStart: number; state: RowState } {
-    const keyValues = this.keys.map((_, i) => row[`__k${i}`] as Value);
+    // A key over event_time is a BIGINT, which DuckDB returns as a bigint: keys hold numbers, as in JS
+    // (JSON.stringify of a composite key cannot even serialize a bigint).
+    const keyValues = this.keys.map((_, i) => {
+      const value = row[`__k${i}`];
+      return (typeof value === 'bigint' ? Number(value) : value) as Value;
+    });
     const state = this.aggregates.map((aggregate, i) => {
       const values: unknown[] = [];
       for (let j = 0; `a${i}_${j}` in row; j++) values.push(row[`a${i}_${j}`]);

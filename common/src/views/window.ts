@@ -47,12 +47,17 @@ export class WindowAssigner {
 
   /** Starts of the windows holding an event at `eventTime` (>= 0), ascending. */
   starts(eventTime: number): number[] {
-    if (!this.windowed) return [0];
+    if (this.slideMs === this.sizeMs) return [this.startOf(eventTime)];
     const last = Math.floor(eventTime / this.slideMs);
     const first = Math.floor((eventTime - this.sizeMs) / this.slideMs) + 1;
     const starts: number[] = [];
     for (let k = first; k <= last; k++) starts.push(k * this.slideMs);
     return starts;
+  }
+
+  /** The one window start of a tumbling window (or of a view without windows: 0). */
+  startOf(eventTime: number): number {
+    return this.windowed ? eventTime - (eventTime % this.sizeMs) : 0;
   }
 
   /**

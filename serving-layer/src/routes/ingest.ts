@@ -65,5 +65,29 @@ function splitJsonArray(text: string): string[] {
     throw new InvalidArgumentError(`The body is not valid JSON: ${(error as Error).message}`, {});
   }
   if (!Array.isArray(parsed)) throw new InvalidArgumentError('A JSON body must be an array of events', {});
-  return parsed.map((value) => JSON.stringify(value));
+  return arrayElements(text);
+}
+
+/**
+ * The text of each element of `text`, a valid JSON array, as sent: serializing the parsed values again
+ * would change what the log keeps (integers beyond 2^53 rounded, 1.50 written 1.5, a repeated field dropped).
+ */
+function arrayElements(text: string): string[] {
+  const elements: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      for (i++; text[i] !== '"'; i++) if (text[i] === '\\') i++;
+    } else if (c === '[' || c === '{') {
+      if (depth++ === 0) start = i + 1;
+    } else if (c === ']' || c === '}') {
+      if (--depth === 0 && text.slice(start, i).trim() !== '') elements.push(text.slice(start, i).trim());
+    } else if (c === ',' && depth === 1) {
+      elements.push(text.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  return elements;
 }

@@ -15,7 +15,10 @@ export interface LogMessage {
   partition?: number;
 }
 
-/** A record as the log stores it: the bytes are the producer's, untouched. */
+/**
+ * A record as the log stores it: the bytes are the producer's, untouched. Treat the buffers and headers
+ * as read-only: adapters may hand out views into a larger read buffer rather than copies.
+ */
 export interface LogRecord {
   topic: string;
   partition: number;
@@ -85,5 +88,33 @@ export interface EventLog {
   /** A consumer group's committed offsets; partitions it never committed are absent. */
   committedOffsets(group: string, topic: string): Promise<Map<number, number>>;
 
+  /**
+   * How another thread can open a read-only follower of this log (see `openLogFollower`), so reading
+   * and decoding spread over cores. Adapters that cannot be followed leave it out.
+   */
+  followerDescriptor?(): LogFollowerDescriptor;
+
+  close(): Promise<void>;
+}
+
+/** Serializable: what a worker thread needs to open its own follower of a log. */
+export type LogFollowerDescriptor = { kind: 'embedded'; directory: string };
+
+/** Reads a log that someone else owns and writes. */
+export interface LogFollower {
+  /**
+   * Hands each record of a partition from `offset` and below `endOffset` (an end offset the log's owner
+   * acknowledged) to `visit`, in order: at least one if there is any, then up to the limits. Records are
+   * visited as they are decoded, never gathered, so a reader that keeps none of them makes little
+   * garbage. Resolves with how many were visited.
+   */
+  scan(
+    topic: string,
+    partition: number,
+    offset: number,
+    endOffset: number,
+    limits: { maxRecords: number; maxBytes: number },
+    visit: (record: LogRecord) => void,
+  ): Promise<number>;
   close(): Promise<void>;
 }

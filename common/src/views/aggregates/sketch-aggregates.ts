@@ -79,8 +79,10 @@ export class TopKAggregate implements Aggregate<Map<string, number>> {
   readonly sql = {
     kind: 'side' as const,
     query: (from: string, groupBy: string, argument: string) =>
-      `SELECT ${groupBy}, list({'v': v, 'c': c}) AS st FROM (
-        SELECT ${groupBy}, ${argument} AS v, count(*) AS c FROM ${from} WHERE ${argument} IS NOT NULL GROUP BY ${groupBy}, v
+      // "__v" and "__c", not "v" and "c": GROUP BY takes a column of `from` over an alias of the same name,
+      // and names in `from` (fields, derived fields) cannot start with '_'.
+      `SELECT ${groupBy}, list({'v': "__v", 'c': "__c"}) AS st FROM (
+        SELECT ${groupBy}, ${argument} AS "__v", count(*) AS "__c" FROM ${from} WHERE ${argument} IS NOT NULL GROUP BY ${groupBy}, "__v"
       ) GROUP BY ${groupBy}`,
   };
 

@@ -189,7 +189,7 @@ function toFunction(node: Expression): Evaluator {
         for (const item of list) {
           const candidate = item(row);
           if (candidate === null) sawNull = true;
-          else if (candidate === value) return !negated;
+          else if (equalValues(candidate, value)) return !negated;
         }
         return sawNull ? null : negated;
       };
@@ -257,8 +257,8 @@ const APPLY: Record<Exclude<BinaryOperator, 'and' | 'or'>, (a: Value, b: Value) 
   '*': (a, b) => (a as number) * (b as number),
   '/': (a, b) => ((b as number) === 0 ? null : (a as number) / (b as number)),
   '||': (a, b) => (a as string) + (b as string),
-  '=': (a, b) => a === b,
-  '!=': (a, b) => a !== b,
+  '=': (a, b) => equalValues(a, b),
+  '!=': (a, b) => !equalValues(a, b),
   '<': (a, b) => compareValues(a, b) < 0,
   '<=': (a, b) => compareValues(a, b) <= 0,
   '>': (a, b) => compareValues(a, b) > 0,
@@ -268,7 +268,16 @@ const APPLY: Record<Exclude<BinaryOperator, 'and' | 'or'>, (a: Value, b: Value) 
 /** Orders numbers numerically and strings by code point, which is DuckDB's UTF-8 byte order. */
 export function compareValues(a: Value, b: Value): number {
   if (typeof a === 'string' && typeof b === 'string') return compareCodePoints(a, b);
-  return (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0;
+  const x = a as number;
+  const y = b as number;
+  // As in DuckDB, NaN equals itself and sorts above every other number (where IEEE makes every comparison with it false).
+  if (Number.isNaN(x) || Number.isNaN(y)) return Number.isNaN(x) ? (Number.isNaN(y) ? 0 : 1) : -1;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** SQL equality of two non-NULL values of one type: numbers as compareValues orders them (NaN = NaN, -0 = 0). */
+function equalValues(a: Value, b: Value): boolean {
+  return typeof a === 'number' ? compareValues(a, b) === 0 : a === b;
 }
 
 export function compareCodePoints(a: string, b: string): number {

@@ -13,7 +13,8 @@ export interface ScalarFunction {
 
 export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
   lower: { args: ['string'], returns: 'string', js: (s: string) => s.toLowerCase(), sql: ([s]) => `lower(${s})` },
-  upper: { args: ['string'], returns: 'string', js: (s: string) => s.toUpperCase(), sql: ([s]) => `upper(${s})` },
+  // JS upper-cases ß to "SS"; DuckDB maps it to the one character ẞ (U+1E9E), which JS keeps as it is.
+  upper: { args: ['string'], returns: 'string', js: (s: string) => s.replaceAll('ß', 'ẞ').toUpperCase(), sql: ([s]) => `upper(${s})` },
   // Characters are code points in both: JS's .length would count UTF-16 units.
   length: { args: ['string'], returns: 'number', js: (s: string) => [...s].length, sql: ([s]) => `CAST(length(${s}) AS DOUBLE)` },
   abs: { args: ['number'], returns: 'number', js: (x: number) => Math.abs(x), sql: ([x]) => `abs(${x})` },
@@ -29,7 +30,8 @@ export const SCALAR_FUNCTIONS: Record<string, ScalarFunction> = {
     args: ['string', 'string'],
     returns: 'boolean',
     js: (s: string, part: string) => s.includes(part),
-    sql: ([s, part]) => `contains(${s}, ${part})`,
+    // DuckDB also has contains() for lists, maps and structs: the casts pick the string one when an argument is an untyped NULL.
+    sql: ([s, part]) => `contains(CAST(${s} AS VARCHAR), CAST(${part} AS VARCHAR))`,
   },
 };
 

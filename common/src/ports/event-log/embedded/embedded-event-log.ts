@@ -26,6 +26,7 @@ import type {
   AppendedRecord,
   CreateTopicOptions,
   EventLog,
+  LogFollowerDescriptor,
   LogMessage,
   ReadOptions,
   ReadResult,
@@ -250,6 +251,10 @@ export class EmbeddedEventLog implements EventLog {
     validateGroupName(group);
     this.topic(topic);
     return this.consumerOffsets.get(group, topic);
+  }
+
+  followerDescriptor(): LogFollowerDescriptor {
+    return { kind: 'embedded', directory: this.directory };
   }
 
   /** Finishes appends in flight, makes everything durable (unless fsync is `never`) and releases the directory. */

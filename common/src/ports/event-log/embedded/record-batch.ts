@@ -19,9 +19,13 @@ export interface BatchRecord {
   headers: Record<string, Buffer>;
 }
 
+/** No headers: one shared object, not one per record. */
+const NO_HEADERS: Record<string, Buffer> = Object.freeze({}) as Record<string, Buffer>;
+
 export function recordBytes(record: BatchRecord): number {
   let bytes = 8 + 4 + (record.key?.length ?? 0) + 4 + record.value.length + 2;
-  for (const [name, value] of Object.entries(record.headers)) bytes += 2 + Buffer.byteLength(name) + 4 + value.length;
+  if (record.headers === NO_HEADERS) return bytes;
+  for (const name in record.headers) bytes += 2 + Buffer.byteLength(name) + 4 + record.headers[name]!.length;
   return bytes;
 }
 
@@ -64,7 +68,8 @@ export function readBatchHeader(payload: Buffer): { baseOffset: number; count: n
 
 /**
  * Decodes the records of a batch with offsets at or above `fromOffset`, handing each to `take`;
- * `take` returns false to stop. Record buffers are copies: they outlive the read buffer.
+ * `take` returns false to stop. Keys, values and headers are views into `payload`, not copies: a read
+ * allocates a fresh buffer for its frames, so the views stay valid (and keep that buffer alive).
  */
 export function decodeRecordBatch(
   payload: Buffer,
@@ -81,26 +86,26 @@ export function decodeRecordBatch(
       at += 8;
       const keyLength = payload.readInt32LE(at);
       at += 4;
-      const key = keyLength < 0 ? null : Buffer.from(payload.subarray(at, (at += keyLength)));
+      const key = keyLength < 0 ? null : payload.subarray(at, (at += keyLength));
       const valueLength = payload.readUInt32LE(at);
       at += 4;
       const valueStart = at;
       at += valueLength;
       const headerCount = payload.readUInt16LE(at);
       at += 2;
-      const headers: Record<string, Buffer> = {};
+      const headers: Record<string, Buffer> = headerCount === 0 ? NO_HEADERS : {};
       for (let h = 0; h < headerCount; h++) {
         const nameLength = payload.readUInt16LE(at);
         at += 2;
         const name = payload.toString('utf8', at, (at += nameLength));
         const headerValueLength = payload.readUInt32LE(at);
         at += 4;
-        headers[name] = Buffer.from(payload.subarray(at, (at += headerValueLength)));
+        headers[name] = payload.subarray(at, (at += headerValueLength));
       }
       const offset = baseOffset + i;
       if (offset < fromOffset) continue;
       if (at > payload.length) throw new RangeError('record runs past the batch');
-      const value = Buffer.from(payload.subarray(valueStart, valueStart + valueLength));
+      const value = payload.subarray(valueStart, valueStart + valueLength);
       if (!take({ topic, partition, offset, timestamp, key, value, headers })) return;
     }
   } catch (error) {

@@ -51,7 +51,8 @@ export class Segment {
     readonly baseOffset: number,
     readonly path: string,
     private readonly log: FileHandle,
-    private readonly index: FileHandle,
+    /** Undefined for a segment opened read-only without an index file. */
+    private readonly index: FileHandle | undefined,
     private readonly options: SegmentOptions,
     state: { size: number; nextOffset: number; offsets: number[]; positions: number[] },
   ) {
@@ -134,7 +135,7 @@ export class Segment {
     }
     await writeAll(this.log, buffers, this.size);
     // The index follows the log: after a crash it may lag (harmless, it is sparse) but never lead.
-    if (newOffsets.length > 0) {
+    if (newOffsets.length > 0 && this.index) {
       const entries = encodeIndex(newOffsets, newPositions, this.baseOffset);
       await this.index.write(entries, 0, entries.length, this.indexOffsets.length * INDEX_ENTRY_BYTES);
       this.indexOffsets.push(...newOffsets);
@@ -153,7 +154,7 @@ export class Segment {
       this.indexPositions.pop();
       this.indexOffsets.pop();
     }
-    await this.index.truncate(this.indexOffsets.length * INDEX_ENTRY_BYTES);
+    await this.index?.truncate(this.indexOffsets.length * INDEX_ENTRY_BYTES);
     this.size = size;
     this.visibleSize = Math.min(this.visibleSize, size);
     this.nextOffset = nextOffset;
@@ -167,7 +168,7 @@ export class Segment {
 
   async sync(): Promise<void> {
     await this.log.datasync();
-    await this.index.datasync();
+    await this.index?.datasync();
   }
 
   /**
@@ -220,7 +221,44 @@ export class Segment {
 
   async close(): Promise<void> {
     await this.log.close();
-    await this.index.close();
+    await this.index?.close();
+  }
+
+  /**
+   * Opens a segment another owner is writing, for reading only: nothing is truncated or rebuilt, and
+   * `refresh` picks up what the owner appended since. Readers bound their reads by an end offset the
+   * owner acknowledged, so they never parse a frame still being written.
+   */
+  static async openForReading(directory: string, baseOffset: number, options: SegmentOptions): Promise<Segment> {
+    const path = join(directory, segmentFileName(baseOffset, 'log'));
+    const log = await open(path, 'r');
+    const index = await open(join(directory, segmentFileName(baseOffset, 'index')), 'r').catch(() => undefined);
+    const segment = new Segment(baseOffset, path, log, index, options, { size: 0, nextOffset: baseOffset, offsets: [], positions: [] });
+    await segment.refresh();
+    return segment;
+  }
+
+  /** For a read-only segment: takes in what the owner appended to the log and to the index. */
+  async refresh(): Promise<void> {
+    const size = (await this.log.stat()).size;
+    if (this.index) {
+      const known = this.indexOffsets.length * INDEX_ENTRY_BYTES;
+      const indexSize = (await this.index.stat()).size;
+      if (indexSize > known) {
+        const tail = Buffer.alloc(indexSize - known);
+        await this.index.read(tail, 0, tail.length, known);
+        for (let at = 0; at + INDEX_ENTRY_BYTES <= tail.length; at += INDEX_ENTRY_BYTES) {
+          const offset = this.baseOffset + tail.readUInt32LE(at);
+          const position = tail.readUInt32LE(at + 4);
+          // An entry the owner is still writing, or one past the log as seen: take it next time.
+          if (position >= size || offset <= (this.indexOffsets.at(-1) ?? this.baseOffset)) break;
+          this.indexOffsets.push(offset);
+          this.indexPositions.push(position);
+        }
+      }
+    }
+    this.size = size;
+    this.visibleSize = size;
   }
 }
 

@@ -1,0 +1,42 @@
+/**
+ * A worker thread of the speed layer: hosts the folders of the partitions the main thread sends it,
+ * reading them through its own follower of the log, so decoding and folding run on another core.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { Catalog, openLogFollower, type CatalogDefinition, type LogFollowerDescriptor } from '@lambda/common';
+import { FolderHost, type FolderOptions } from './folder-host.js';
+
+export interface FoldWorkerData {
+  catalog: CatalogDefinition;
+  follower: LogFollowerDescriptor;
+  options: FolderOptions;
+}
+
+export type FoldWorkerRequest =
+  | { id: number; op: 'restore'; args: Parameters<FolderHost['restore']> }
+  | { id: number; op: 'fold'; args: Parameters<FolderHost['fold']> }
+  | { id: number; op: 'settle'; args: Parameters<FolderHost['settle']> };
+
+export type FoldWorkerResponse = { id: number; result: unknown } | { id: number; error: { message: string; stack?: string } };
+
+const data = workerData as FoldWorkerData;
+const follower = await openLogFollower(data.follower);
+const host = new FolderHost(Catalog.compile(data.catalog), (...scan) => follower.scan(...scan), data.options);
+
+parentPort!.on('message', (request: FoldWorkerRequest) => {
+  const run = (): Promise<unknown> => {
+    switch (request.op) {
+      case 'restore':
+        return host.restore(...request.args);
+      case 'fold':
+        return host.fold(...request.args);
+      case 'settle':
+        return host.settle(...request.args);
+    }
+  };
+  run().then(
+    (result) => parentPort!.postMessage({ id: request.id, result } satisfies FoldWorkerResponse),
+    (error: Error) => parentPort!.postMessage({ id: request.id, error: { message: error.message, stack: error.stack } } satisfies FoldWorkerResponse),
+  );
+});
+parentPort!.postMessage({ ready: true });
