@@ -12,7 +12,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CompiledSource, EventLog, Lake, Logger } from '@lambda/common';
-import { archiveKey, listArchiveFiles } from './archive-layout.js';
+import { archiveKey, listArchiveFiles, type ArchiveFile } from './archive-layout.js';
 import type { DuckDbEngine } from './duckdb-engine.js';
 import { writeParquet, type ArchiveRow } from './parquet-writer.js';
 
@@ -36,7 +36,10 @@ export interface ArchiveProgress {
 export interface ArchiveResult {
   /** Per partition, the offset up to which the lake now holds the topic. */
   archivedTo: number[];
-  files: number;
+  /** Per partition, every archive file, in offset order: what a recompute reads, without listing again. */
+  files: ArchiveFile[][];
+  /** Files this run wrote. */
+  filesWritten: number;
   records: number;
 }
 
@@ -73,8 +76,14 @@ export class Archiver {
     const { eventLog, logger } = this.options;
     const topic = source.topic;
     const { partitions } = await eventLog.describeTopic(topic);
-    const [starts, logEnds, archived] = await Promise.all([eventLog.startOffsets(topic), eventLog.endOffsets(topic), this.archivedEnds(topic, partitions)]);
-    const ends = logEnds.map((end, partition) => Math.min(end, upTo?.[partition] ?? end));
+    const [starts, logEnds, files] = await Promise.all([
+      eventLog.startOffsets(topic),
+      eventLog.endOffsets(topic),
+      Promise.all(Array.from({ length: partitions }, (_, partition) => listArchiveFiles(this.options.lake, topic, partition))),
+    ]);
+    const archived = files.map((list) => list.at(-1)?.to ?? 0);
+    // With `upTo`, a partition it does not name has nothing a recompute can use yet.
+    const ends = logEnds.map((end, partition) => Math.min(end, upTo ? (upTo[partition] ?? 0) : end));
     const from = archived.map((end, partition) => {
       if (end < starts[partition]!) {
         logger.error(
@@ -87,22 +96,27 @@ export class Archiver {
     });
     const progress: ArchiveProgress = { topic, recordsDone: 0, recordsTotal: ends.reduce((sum, end, p) => sum + Math.max(0, end - from[p]!), 0) };
     onProgress?.({ ...progress });
-    let files = 0;
+    let written = 0;
     await mkdir(this.options.workDirectory, { recursive: true });
     for (let partition = 0; partition < partitions; partition++) {
       let offset = from[partition]!;
       while (offset < ends[partition]!) {
         const { rows, next } = await this.readRange(source, partition, offset, ends[partition]!);
-        await this.writeFile(source, partition, offset, next, rows);
-        files++;
+        if (next === offset) {
+          // The log had no record where it should have (a gap, or retention racing us): stop rather than spin.
+          logger.error({ topic, partition, offset }, 'the log returned no record below its end offset; archiving of this partition stops here');
+          break;
+        }
+        files[partition]!.push(await this.writeFile(source, partition, offset, next, rows));
+        written++;
         progress.recordsDone += next - offset;
         onProgress?.({ ...progress });
         offset = next;
       }
       archived[partition] = Math.max(offset, archived[partition]!);
     }
-    if (files > 0) logger.info({ topic, files, records: progress.recordsTotal, archivedTo: archived }, 'archived');
-    return { archivedTo: archived, files, records: progress.recordsTotal };
+    if (written > 0) logger.info({ topic, files: written, records: progress.recordsTotal, archivedTo: archived }, 'archived');
+    return { archivedTo: archived, files, filesWritten: written, records: progress.recordsTotal };
   }
 
   /** Reads records from `from` until `end` or a full file, keeping the valid ones. */
@@ -123,11 +137,13 @@ export class Archiver {
     return { rows, next };
   }
 
-  private async writeFile(source: CompiledSource, partition: number, from: number, to: number, rows: ArchiveRow[]): Promise<void> {
+  private async writeFile(source: CompiledSource, partition: number, from: number, to: number, rows: ArchiveRow[]): Promise<ArchiveFile> {
     const temporary = join(this.options.workDirectory, `archive-${randomUUID()}.parquet`);
     try {
       await this.options.engine.withConnection((connection) => writeParquet(connection, source, rows, temporary));
-      await this.options.lake.put(archiveKey(source.topic, partition, from, to), createReadStream(temporary));
+      const key = archiveKey(source.topic, partition, from, to);
+      const { etag, size } = await this.options.lake.put(key, createReadStream(temporary));
+      return { key, partition, from, to, etag, size };
     } finally {
       await rm(temporary, { force: true });
     }

@@ -61,7 +61,7 @@ export class BatchLayer {
         buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
       }),
       version: options.metrics.gauge({ name: 'lambda_batch_version', help: 'Serving batch version per view', labelNames: ['view'] }),
-      records: options.metrics.gauge({ name: 'lambda_batch_records', help: 'Records counted by the serving batch version', labelNames: ['view'] }),
+      rows: options.metrics.gauge({ name: 'lambda_batch_rows', help: 'Rows (key and window) of the serving batch version', labelNames: ['view'] }),
     };
   }
 
@@ -94,7 +94,7 @@ export class BatchLayer {
     if (manifest) {
       this.metrics?.duration.observe({ view }, (performance.now() - started) / 1000);
       this.metrics?.version.set({ view }, manifest.version);
-      this.metrics?.records.set({ view }, Number(manifest.stats?.records ?? 0));
+      this.metrics?.rows.set({ view }, Number(manifest.stats?.rows ?? 0));
       this.scheduleCleanUp(view);
     }
     return manifest;

@@ -4,7 +4,7 @@
  * switch. Readers keep getting version N until the switch. Preparing and publishing are separate steps,
  * so tests can interleave micro-batches between them.
  */
-import { LIST, VARCHAR, BIGINT, listValue } from '@duckdb/node-api';
+import { BIGINT, LIST, VARCHAR, listValue, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import {
   SqlParameters,
   type BatchManifest,
@@ -16,7 +16,7 @@ import {
   type ViewStore,
   UnknownViewError,
 } from '@lambda/common';
-import { listArchiveFiles } from './archive-layout.js';
+import type { ArchiveFile } from './archive-layout.js';
 import type { Archiver } from './archiver.js';
 import { queryRows, type DuckDbEngine } from './duckdb-engine.js';
 import { chooseHorizon, furthestEdges } from './horizon.js';
@@ -33,8 +33,7 @@ export interface PreparedVersion {
   version: number;
   horizon: number[];
   rows: number;
-  /** Records the version counts (valid records below the horizon). */
-  records: number;
+  /** Log time of the newest record the version counts. */
   newestRecordAt: number | null;
   durationMs: number;
 }
@@ -90,7 +89,7 @@ export class Recomputer {
     }
 
     onProgress({ stage: 'query', percent: 40, message: `running the view's SQL below horizon [${horizon.join(', ')}]` });
-    const { rows, records, newestRecordAt } = await this.query(view, horizon);
+    const { rows, newestRecordAt } = await this.query(view, horizon, archive.files);
 
     const version = await this.nextVersion(view.name, manifest);
     for (let i = 0; i < rows.length; i += ROWS_PER_WRITE) {
@@ -98,7 +97,7 @@ export class Recomputer {
       const share = Math.min(1, (i + ROWS_PER_WRITE) / rows.length);
       onProgress({ stage: 'write', percent: 75 + Math.floor(20 * share), message: `wrote ${Math.min(rows.length, i + ROWS_PER_WRITE)} of ${rows.length} rows` });
     }
-    return { view: view.name, version, horizon, rows: rows.length, records, newestRecordAt, durationMs: performance.now() - started };
+    return { view: view.name, version, horizon, rows: rows.length, newestRecordAt, durationMs: performance.now() - started };
   }
 
   /** Makes a prepared version the one readers get, atomically. */
@@ -109,11 +108,11 @@ export class Recomputer {
       horizon: prepared.horizon,
       publishedAt: Date.now(),
       newestRecordAt: prepared.newestRecordAt,
-      stats: { rows: prepared.rows, records: prepared.records, durationMs: Math.round(prepared.durationMs) },
+      stats: { rows: prepared.rows, durationMs: Math.round(prepared.durationMs) },
     };
     await this.options.viewStore.publishBatchVersion(manifest);
     this.options.logger.info(
-      { view: prepared.view, version: prepared.version, horizon: prepared.horizon, rows: prepared.rows, records: prepared.records, ms: Math.round(prepared.durationMs) },
+      { view: prepared.view, version: prepared.version, horizon: prepared.horizon, rows: prepared.rows, ms: Math.round(prepared.durationMs) },
       'published batch version',
     );
     return manifest;
@@ -138,32 +137,43 @@ export class Recomputer {
     return { slices: covered.length, versions: stale.length };
   }
 
-  private async query(view: CompiledView, horizon: number[]): Promise<{ rows: ViewRow[]; records: number; newestRecordAt: number | null }> {
-    const files: string[] = [];
+  private async query(view: CompiledView, horizon: number[], files: ArchiveFile[][]): Promise<{ rows: ViewRow[]; newestRecordAt: number | null }> {
+    // Files wholly below the horizon are read as they are; only one straddling it needs the offset filter.
+    const whole: string[] = [];
+    const straddling: string[] = [];
     for (let partition = 0; partition < horizon.length; partition++) {
-      for (const file of await listArchiveFiles(this.options.lake, view.source.topic, partition)) {
-        if (file.from < horizon[partition]!) files.push(this.localPath(file.key));
+      for (const file of files[partition] ?? []) {
+        if (file.to <= horizon[partition]!) whole.push(this.localPath(file.key));
+        else if (file.from < horizon[partition]!) straddling.push(this.localPath(file.key));
       }
     }
-    if (files.length === 0) return { rows: [], records: 0, newestRecordAt: null };
+    if (whole.length + straddling.length === 0) return { rows: [], newestRecordAt: null };
     // File names and offsets are parameters, like every literal of the view: no value enters the SQL text.
-    const input = 'SELECT * FROM read_parquet($files, union_by_name = true) WHERE _offset < $horizon[_partition + 1]';
-    const inputValues = { files: listValue(files), horizon: listValue(horizon.map(BigInt)) };
-    const inputTypes = { files: LIST(VARCHAR), horizon: LIST(BIGINT) };
+    const inputs: string[] = [];
+    const values: Record<string, DuckDBValue> = {};
+    const types: Record<string, DuckDBType> = {};
+    if (whole.length > 0) {
+      inputs.push('SELECT * FROM read_parquet($whole, union_by_name = true)');
+      values.whole = listValue(whole);
+      types.whole = LIST(VARCHAR);
+    }
+    if (straddling.length > 0) {
+      inputs.push('SELECT * FROM read_parquet($straddling, union_by_name = true) WHERE _offset < $horizon[_partition + 1]');
+      values.straddling = listValue(straddling);
+      values.horizon = listValue(horizon.map(BigInt));
+      types.straddling = LIST(VARCHAR);
+      types.horizon = LIST(BIGINT);
+    }
     return this.options.engine.withConnection(async (connection) => {
       const parameters = new SqlParameters();
-      const sql = view.batchSql(input, parameters);
-      const result = await queryRows(connection, sql, { ...parameters.values, ...inputValues }, inputTypes);
-      const [totals] = await queryRows(connection, `SELECT count(*) AS records, max(_timestamp) AS newest FROM (${input})`, inputValues, inputTypes);
-      const rows = result.map((row) => {
-        const { key, windowStart, state } = view.stateFromSqlRow(row);
+      const sql = view.batchSql(inputs.join(' UNION ALL BY NAME '), parameters);
+      let newestRecordAt: number | null = null;
+      const rows = (await queryRows(connection, sql, { ...parameters.values, ...values }, types)).map((row) => {
+        const { key, windowStart, state, newestRecordAt: newest } = view.stateFromSqlRow(row);
+        if (newestRecordAt === null || newest > newestRecordAt) newestRecordAt = newest;
         return { key, windowStart, state: view.toJson(state) };
       });
-      return {
-        rows,
-        records: Number(totals!.records),
-        newestRecordAt: totals!.newest === null ? null : Number(totals!.newest),
-      };
+      return { rows, newestRecordAt };
     });
   }
 

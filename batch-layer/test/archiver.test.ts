@@ -141,6 +141,14 @@ async function lakeObjects(): Promise<Record<string, string>> {
 
 const key = (partition: number, from: number, to: number) => archiveKey(TOPIC, partition, from, to);
 
+/** The files a run returns are every archive file there is, as a listing finds them. */
+async function expectFilesListed(result: { files: { key: string; from: number; to: number }[][] }): Promise<void> {
+  for (let partition = 0; partition < result.files.length; partition++) {
+    const listed = await listArchiveFiles(platform.lake, TOPIC, partition);
+    expect(result.files[partition]!.map(({ key, from, to }) => ({ key, from, to }))).toEqual(listed.map(({ key, from, to }) => ({ key, from, to })));
+  }
+}
+
 describe('the archiver', () => {
   describe('when a topic is archived for the first time', () => {
     beforeEach(async () => {
@@ -162,7 +170,8 @@ describe('the archiver', () => {
     it('should write one file per partition named by its zero-padded offset range', async () => {
       const result = await archiver().archiveTopic(source);
 
-      expect(result).toEqual({ archivedTo: [7, 4], files: 2, records: 11 });
+      expect(result).toMatchObject({ archivedTo: [7, 4], filesWritten: 2, records: 11 });
+      await expectFilesListed(result);
       expect(Object.keys(await lakeObjects())).toEqual([
         'master/pageviews/0/00000000000000000000-00000000000000000007.parquet',
         'master/pageviews/1/00000000000000000000-00000000000000000004.parquet',
@@ -200,7 +209,8 @@ describe('the archiver', () => {
 
       const result = await archiver().archiveTopic(source);
 
-      expect(result).toEqual({ archivedTo: [2, 1], files: 0, records: 0 });
+      expect(result).toMatchObject({ archivedTo: [2, 1], filesWritten: 0, records: 0 });
+      await expectFilesListed(result);
       expect(await lakeObjects()).toEqual(before);
     });
   });
@@ -214,7 +224,8 @@ describe('the archiver', () => {
 
       const result = await archiver().archiveTopic(source);
 
-      expect(result).toEqual({ archivedTo: [5, 1], files: 1, records: 3 });
+      expect(result).toMatchObject({ archivedTo: [5, 1], filesWritten: 1, records: 3 });
+      await expectFilesListed(result);
       const after = await lakeObjects();
       expect(Object.keys(after).filter((k) => !(k in before))).toEqual([key(0, 2, 5)]);
       for (const [k, etag] of Object.entries(before)) expect(after[k]).toBe(etag);
@@ -232,7 +243,8 @@ describe('the archiver', () => {
 
       const result = await archiver().archiveTopic(source, { upTo: [2, 0] });
 
-      expect(result).toEqual({ archivedTo: [2, 0], files: 1, records: 2 });
+      expect(result).toMatchObject({ archivedTo: [2, 0], filesWritten: 1, records: 2 });
+      await expectFilesListed(result);
       expect(Object.keys(await lakeObjects())).toEqual([key(0, 0, 2)]);
       expect(await readArchive([key(0, 0, 2)])).toEqual(expectedRows({ 0: [0, 2] }));
     });
@@ -253,7 +265,8 @@ describe('the archiver', () => {
 
       const result = await archiver(3).archiveTopic(source);
 
-      expect(result).toEqual({ archivedTo: [7, 0], files: 3, records: 7 });
+      expect(result).toMatchObject({ archivedTo: [7, 0], filesWritten: 3, records: 7 });
+      await expectFilesListed(result);
       expect(Object.keys(await lakeObjects())).toEqual([key(0, 0, 3), key(0, 3, 6), key(0, 6, 7)]);
       expect(await readArchive([key(0, 0, 3), key(0, 3, 6), key(0, 6, 7)])).toEqual(expectedRows({ 0: [0, 7] }));
     });
@@ -270,7 +283,8 @@ describe('the archiver', () => {
 
       const result = await archiver(3).archiveTopic(source);
 
-      expect(result).toEqual({ archivedTo: [8, 0], files: 1, records: 2 });
+      expect(result).toMatchObject({ archivedTo: [8, 0], filesWritten: 1, records: 2 });
+      await expectFilesListed(result);
       expect(await lakeObjects()).toEqual(before);
       const rows = await readArchive(Object.keys(before));
       expect(rows).toEqual(expectedRows({ 0: [0, 8] }));

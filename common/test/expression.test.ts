@@ -622,8 +622,8 @@ describe('parseDuration', () => {
     });
 
     it('should reject the empty string', () => {
-      // It throws, though ms()'s own Error rather than an InvalidArgumentError (see the report).
-      expect(() => parseDuration('', 'window size')).toThrow();
+      expect(() => parseDuration('', 'window size')).toThrow(InvalidArgumentError);
+      expect(() => parseDuration('', 'window size')).toThrow(/Invalid window size ""/);
     });
   });
 });

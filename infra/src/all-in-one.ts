@@ -3,6 +3,7 @@
  * (the embedded ones by default), with the web-analytics demo stream flowing. Production runs each layer
  * as its own process instead.
  */
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { openPorts, type Catalog, type Logger, type Metrics, type PlatformConfig, type Ports } from '@lambda/common';
 import { BatchLayer } from '@lambda/batch-layer';
@@ -40,6 +41,7 @@ export async function createAllInOne(config: PlatformConfig, dependencies: { log
       batchIntervalMs: config.speedLayer.batchIntervalMs,
       slicePolicy: { microBatches: config.speedLayer.sliceMicroBatches, maxAgeMs: config.speedLayer.sliceMaxAge },
       defaultPartitions: config.eventLog.defaultPartitions,
+      workers: config.speedLayer.workers === 'auto' ? Math.min(availableParallelism(), 8) : config.speedLayer.workers,
     });
     const batchLayer = await BatchLayer.create({
       eventLog: ports.eventLog,

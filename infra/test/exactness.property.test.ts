@@ -80,6 +80,8 @@ const eventArbitrary = fc.oneof(
 type Action =
   | { type: 'append'; events: string[] }
   | { type: 'micro-batch' }
+  | { type: 'fold-ahead' }
+  | { type: 'micro-batch-under-hints' }
   | { type: 'archive' }
   | { type: 'prepare'; view: string }
   | { type: 'publish'; view: string }
@@ -93,6 +95,8 @@ const viewNames = catalogDefinition.views.map((view) => view.name);
 const actionArbitrary: fc.Arbitrary<Action> = fc.oneof(
   { weight: 5, arbitrary: fc.array(eventArbitrary, { minLength: 1, maxLength: 25 }).map((events) => ({ type: 'append' as const, events })) },
   { weight: 5, arbitrary: fc.constant({ type: 'micro-batch' as const }) },
+  { weight: 3, arbitrary: fc.constant({ type: 'fold-ahead' as const }) },
+  { weight: 3, arbitrary: fc.constant({ type: 'micro-batch-under-hints' as const }) },
   { weight: 1, arbitrary: fc.constant({ type: 'archive' as const }) },
   { weight: 2, arbitrary: fc.constantFrom(...viewNames).map((view) => ({ type: 'prepare' as const, view })) },
   { weight: 2, arbitrary: fc.constantFrom(...viewNames).map((view) => ({ type: 'publish' as const, view })) },
@@ -179,6 +183,23 @@ describe('the exactness contract', () => {
               case 'micro-batch':
                 // An injected failure rejects the micro-batch; the next one recovers from the store.
                 await speedLayer.runOnce().catch((error: Error) => expect(error.message).toMatch(/injected failure/));
+                break;
+              case 'micro-batch-under-hints': {
+                // As in the running loop, hints keep arriving while a micro-batch reads, writes and settles.
+                let running = true;
+                const hints = (async () => {
+                  while (running) {
+                    await speedLayer.foldAhead();
+                    await new Promise((resolve) => setImmediate(resolve));
+                  }
+                })();
+                await speedLayer.runOnce().catch((error: Error) => expect(error.message).toMatch(/injected failure/)).finally(() => (running = false));
+                await hints;
+                break;
+              }
+              case 'fold-ahead':
+                // Background folding starts now and races whatever comes next.
+                await speedLayer.foldAhead();
                 break;
               case 'fail-next-slice-write':
                 failing.add(action.view);

@@ -90,7 +90,9 @@ async function lastWritten(log: EventLog, topic: string, partitions: number): Pr
       continue;
     }
     const { records } = await log.read(topic, partition, end - 1, { maxRecords: 1 });
-    written.push(Number(records[0]?.headers[DEAD_LETTER_HEADERS.offset]?.toString() ?? -1));
+    // A last record someone else appended (no offset header) promises nothing: dead-letter from scratch.
+    const offset = Number(records[0]?.headers[DEAD_LETTER_HEADERS.offset]?.toString());
+    written.push(Number.isSafeInteger(offset) ? offset : -1);
   }
   return written;
 }

@@ -15,7 +15,9 @@ export interface FoldWorkerData {
 export type FoldWorkerRequest =
   | { id: number; op: 'restore'; args: Parameters<FolderHost['restore']> }
   | { id: number; op: 'fold'; args: Parameters<FolderHost['fold']> }
-  | { id: number; op: 'settle'; args: Parameters<FolderHost['settle']> };
+  | { id: number; op: 'settle'; args: Parameters<FolderHost['settle']> }
+  /** Answered by nobody: a hint only starts background folding. */
+  | { id: 0; op: 'hint'; args: Parameters<FolderHost['hint']> };
 
 export type FoldWorkerResponse = { id: number; result: unknown } | { id: number; error: { message: string; stack?: string } };
 
@@ -24,6 +26,10 @@ const follower = await openLogFollower(data.follower);
 const host = new FolderHost(Catalog.compile(data.catalog), (...scan) => follower.scan(...scan), data.options);
 
 parentPort!.on('message', (request: FoldWorkerRequest) => {
+  if (request.op === 'hint') {
+    host.hint(...request.args);
+    return;
+  }
   const run = (): Promise<unknown> => {
     switch (request.op) {
       case 'restore':

@@ -9,9 +9,17 @@ import type { SlicePolicy } from './slice-policy.js';
 
 export interface FoldExecutor {
   restore(topic: string, partition: number, slices: RestoredSlice[], now: number): Promise<void>;
-  /** Reads up to `upTo` (an end offset the log acknowledged) from where the folder is, and folds. */
+  /**
+   * A micro-batch: reads on to `upTo` (an end offset the log acknowledged) from where the folder is,
+   * then proposes the slice writes of everything folded since the last proposal.
+   */
   fold(topic: string, partition: number, upTo: number, now: number): Promise<FoldResult>;
   settle(topic: string, partition: number, now: number): Promise<void>;
+  /**
+   * Says the log has acknowledged records up to `endOffset`: the folder folds them in the background,
+   * so a micro-batch finds most of its records already folded. Nothing waits for it.
+   */
+  hint(topic: string, partition: number, endOffset: number): void;
   close(): Promise<void>;
 }
 
@@ -32,8 +40,23 @@ export interface FolderOptions {
 
 const MAX_READ_BYTES = 16 * 1024 * 1024;
 
+/** A folder and its background folding: how far the log is acknowledged, and the fold under way. */
+interface Hosted {
+  folder: PartitionFolder;
+  topic: string;
+  partition: number;
+  bound: number;
+  /** Set from a micro-batch's read until its proposal settles (or a restore). */
+  paused: boolean;
+  tailing: Promise<void> | undefined;
+}
+
+/** Records one background step folds before it lets messages in. */
+const TAIL_STEP_RECORDS = 2000;
+
 export class FolderHost implements FoldExecutor {
-  private readonly folders = new Map<string, PartitionFolder>();
+  private readonly folders = new Map<string, Hosted>();
+  private closed = false;
 
   constructor(
     private readonly catalog: Catalog,
@@ -42,33 +65,80 @@ export class FolderHost implements FoldExecutor {
   ) {}
 
   async restore(topic: string, partition: number, slices: RestoredSlice[], now: number): Promise<void> {
-    this.folder(topic, partition).restore(slices, now);
+    const hosted = this.hosted(topic, partition);
+    await this.pause(hosted);
+    hosted.folder.restore(slices, now);
+    this.resume(hosted);
   }
 
   async fold(topic: string, partition: number, upTo: number, now: number): Promise<FoldResult> {
-    const folder = this.folder(topic, partition);
+    const hosted = this.hosted(topic, partition);
+    await this.pause(hosted);
+    const { folder } = hosted;
     const from = folder.readFrom;
     // Each record is folded as it is read, never gathered: all it allocates dies young.
     if (from < upTo) await this.read(topic, partition, from, upTo, { maxRecords: this.options.maxRecordsPerPartition, maxBytes: MAX_READ_BYTES }, (record) => folder.foldRecord(record));
+    // Stays paused: nothing is folded into slices whose writes are on their way, until settle.
     return folder.propose(now);
   }
 
   async settle(topic: string, partition: number, now: number): Promise<void> {
-    this.folder(topic, partition).settle(now);
+    const hosted = this.hosted(topic, partition);
+    hosted.folder.settle(now);
+    this.resume(hosted);
+  }
+
+  hint(topic: string, partition: number, endOffset: number): void {
+    const hosted = this.hosted(topic, partition);
+    hosted.bound = Math.max(hosted.bound, endOffset);
+    // Never unpauses: a micro-batch holds its folder from its read until its writes settle.
+    this.kick(hosted);
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.folders.values()].map((hosted) => this.pause(hosted)));
     this.folders.clear();
   }
 
-  private folder(topic: string, partition: number): PartitionFolder {
+  private async pause(hosted: Hosted): Promise<void> {
+    hosted.paused = true;
+    await hosted.tailing;
+  }
+
+  /** Ends a micro-batch's hold on the folder. */
+  private resume(hosted: Hosted): void {
+    hosted.paused = false;
+    this.kick(hosted);
+  }
+
+  /** Starts background folding if it is allowed and there is anything acknowledged to fold. */
+  private kick(hosted: Hosted): void {
+    if (hosted.paused || hosted.tailing || this.closed || !hosted.folder.ready || hosted.folder.readFrom >= hosted.bound) return;
+    hosted.tailing = this.tail(hosted).finally(() => (hosted.tailing = undefined));
+  }
+
+  private async tail(hosted: Hosted): Promise<void> {
+    const { folder, topic, partition } = hosted;
+    try {
+      while (!hosted.paused && folder.readFrom < hosted.bound) {
+        await this.read(topic, partition, folder.readFrom, hosted.bound, { maxRecords: TAIL_STEP_RECORDS, maxBytes: MAX_READ_BYTES }, (record) => folder.foldRecord(record));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } catch {
+      // Left to the next micro-batch, which reads the same records itself and reports the failure.
+    }
+  }
+
+  private hosted(topic: string, partition: number): Hosted {
     const id = `${topic}/${partition}`;
-    let folder = this.folders.get(id);
-    if (!folder) {
+    let hosted = this.folders.get(id);
+    if (!hosted) {
       const source = this.catalog.sources.get(topic);
       if (!source) throw new Error(`No source topic "${topic}" in this thread's catalog`);
-      this.folders.set(id, (folder = new PartitionFolder(source, this.catalog.viewsOf(topic), partition, this.options.slicePolicy)));
+      const folder = new PartitionFolder(source, this.catalog.viewsOf(topic), partition, this.options.slicePolicy);
+      this.folders.set(id, (hosted = { folder, topic, partition, bound: 0, paused: false, tailing: undefined }));
     }
-    return folder;
+    return hosted;
   }
 }

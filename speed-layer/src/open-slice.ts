@@ -39,9 +39,9 @@ export class OpenSlice {
     return open;
   }
 
-  /** Folds a decoded record into the rows it falls in, marking them dirty. */
-  fold(record: SourceRow): void {
-    this.view.fold(record, this.stateFor);
+  /** Folds a decoded record into the rows it falls in, marking them dirty; false when the view leaves it out. */
+  fold(record: SourceRow): boolean {
+    return this.view.fold(record, this.stateFor);
   }
 
   private readonly stateFor = (key: string, windowStart: number): RowState => {
@@ -61,7 +61,7 @@ export class OpenSlice {
     return row;
   }
 
-  /** Notes the log timestamp of a record read into the slice, for freshness. */
+  /** Notes the log timestamp of a record the slice counts, for freshness. */
   saw(timestamp: number): void {
     if (this.newestRecordAt === null || timestamp > this.newestRecordAt) this.newestRecordAt = timestamp;
   }

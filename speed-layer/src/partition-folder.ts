@@ -81,9 +81,14 @@ export class PartitionFolder {
     this.nextOffset = null;
   }
 
-  /** Where to read next: the least end among the views (a view ahead skips what it has). */
+  /** Where to read next: past the last record folded, or the least settled end among the views. */
   get readFrom(): number {
-    return Math.min(...this.restored().map((slice) => slice.end));
+    return this.nextOffset ?? Math.min(...this.restored().map((slice) => slice.end));
+  }
+
+  /** Whether it can fold: restored, and no proposal waiting for its writes. */
+  get ready(): boolean {
+    return this.slices !== undefined && this.proposals === undefined;
   }
 
   /** Per view, the end of its open slice as last settled: every record below it is in its slices. */
@@ -106,8 +111,8 @@ export class PartitionFolder {
     } else {
       for (const slice of this.restored()) {
         if (record.offset < slice.end) continue; // already in this view's slices (a view restored ahead)
-        slice.saw(record.timestamp);
-        slice.fold(decoded.row);
+        // Freshness counts only what the view counts, as the batch version's does.
+        if (slice.fold(decoded.row)) slice.saw(record.timestamp);
       }
     }
     this.folded++;

@@ -100,6 +100,13 @@ export class TopicPipeline {
     this.needsRecovery = false;
   }
 
+  /** Tells the folders how far the log is acknowledged, so they fold ahead of the next micro-batch. */
+  async hint(): Promise<void> {
+    if (this.needsRecovery) return;
+    const ends = await this.log.endOffsets(this.source.topic);
+    ends.forEach((end, partition) => this.executor.hint(this.source.topic, partition, end));
+  }
+
   /** Makes the next micro-batch restore every folder from the store first. */
   invalidate(): void {
     this.needsRecovery = true;

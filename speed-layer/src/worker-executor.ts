@@ -27,7 +27,12 @@ class FoldWorker {
     private readonly logger: Logger,
   ) {}
 
-  async call(op: FoldWorkerRequest['op'], args: unknown[]): Promise<unknown> {
+  /** Sends a message nobody answers; dropped while the thread is not running. */
+  notify(op: 'hint', args: unknown[]): void {
+    this.worker?.postMessage({ id: 0, op, args } as FoldWorkerRequest);
+  }
+
+  async call(op: Exclude<FoldWorkerRequest['op'], 'hint'>, args: unknown[]): Promise<unknown> {
     const worker = await this.ready();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -115,6 +120,10 @@ export class WorkerExecutor implements FoldExecutor {
 
   async settle(topic: string, partition: number, now: number): Promise<void> {
     await this.workerOf(partition).call('settle', [topic, partition, now]);
+  }
+
+  hint(topic: string, partition: number, endOffset: number): void {
+    this.workerOf(partition).notify('hint', [topic, partition, endOffset]);
   }
 
   async close(): Promise<void> {

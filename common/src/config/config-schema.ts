@@ -75,6 +75,8 @@ export const configSchema = z
         sliceMicroBatches: integer(1, 100_000).default(10),
         /** ...or once it is this old. */
         sliceMaxAge: duration.default(60_000),
+        /** Worker threads folding partitions in parallel: a number (0: fold in the main thread), or 'auto' for one per core. */
+        workers: z.union([z.literal('auto'), integer(0, 64)], { error: "must be 'auto' or a number of threads from 0 to 64" }).default('auto'),
       })
       .strict()
       .prefault({}),

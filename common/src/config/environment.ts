@@ -22,6 +22,7 @@ export const ENVIRONMENT_VARIABLES = {
   BATCH_INTERVAL_MS: 'speedLayer.batchIntervalMs',
   SLICE_MICRO_BATCHES: 'speedLayer.sliceMicroBatches',
   SLICE_MAX_AGE: 'speedLayer.sliceMaxAge',
+  SPEED_WORKERS: 'speedLayer.workers',
   RECOMPUTE_EVERY: 'batchLayer.recomputeEvery',
   RECOMPUTE_CRON: 'batchLayer.recomputeCron',
   CLEANUP_GRACE: 'batchLayer.cleanupGrace',

@@ -39,8 +39,17 @@ export class SyncScheduler {
 
   /** Call after each write, before acknowledging it. */
   async afterWrite(): Promise<void> {
-    if (this.options.fsync === 'always') await this.sync();
-    else this.dirty = true;
+    if (this.options.fsync === 'always') {
+      this.dirty = false;
+      await this.sync();
+    } else {
+      this.dirty = true;
+    }
+  }
+
+  /** Notes a write whose durability can wait for the next sync (which covers the whole file). */
+  markDirty(): void {
+    this.dirty = true;
   }
 
   /** Syncs now if anything was written since the last sync (used on close and on the timer). */

@@ -54,8 +54,12 @@ export class Journal {
     return this.bytes;
   }
 
-  /** Appends entries in one write; resolves once they are durable per the fsync policy. */
-  append(payloads: readonly Buffer[]): Promise<void> {
+  /**
+   * Appends entries in one write; resolves once they are durable per the fsync policy. With
+   * `deferSync`, they become durable with the next synced append instead (a sync covers the whole file),
+   * for entries nobody relies on until a later one lands.
+   */
+  append(payloads: readonly Buffer[], options: { deferSync?: boolean } = {}): Promise<void> {
     return this.serialize(async () => {
       const buffers = payloads.flatMap((payload) => [frameHeader(payload), payload]);
       try {
@@ -65,7 +69,8 @@ export class Journal {
         await this.handle.truncate(this.bytes);
         throw error;
       }
-      await this.syncScheduler.afterWrite();
+      if (options.deferSync) this.syncScheduler.markDirty();
+      else await this.syncScheduler.afterWrite();
     });
   }
 

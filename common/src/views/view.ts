@@ -188,7 +188,8 @@ export class CompiledView {
 
   /**
    * The DuckDB query computing every row's state from `input`, a query whose columns are the source's
-   * fields plus `_event_time`. Result columns: `__k0`..., `__w`, then each aggregate's state columns.
+   * fields plus `_event_time` and `_timestamp`. Result columns: `__k0`..., `__w`, each aggregate's state
+   * columns, and `__newest` (the log time of the row's newest record).
    */
   batchSql(input: string, parameters: SqlParameters): string {
     const column = (field: string) => (field === EVENT_TIME ? '"_event_time"' : quoteIdentifier(field));
@@ -218,12 +219,14 @@ export class CompiledView {
         sides.push(`LEFT JOIN (SELECT ${groupBy}, st AS "a${i}_0" FROM side_${i}) USING (${groupBy})`);
       }
     });
+    // The newest log time per row rides along: the batch version's freshness, without a second scan.
+    mainColumns.push('max("_timestamp") AS "__newest"');
     ctes.push(`main AS (SELECT ${[groupBy, ...mainColumns].join(', ')} FROM keyed GROUP BY ${groupBy})`);
     return `WITH ${ctes.join(',\n')}\nSELECT * FROM main ${sides.join(' ')}`;
   }
 
-  /** A row of `batchSql`'s result as a key, window start and state. */
-  stateFromSqlRow(row: Record<string, unknown>): { key: string; windowStart: number; state: RowState } {
+  /** A row of `batchSql`'s result as a key, window start and state, and the log time of its newest record. */
+  stateFromSqlRow(row: Record<string, unknown>): { key: string; windowStart: number; state: RowState; newestRecordAt: number } {
     // A key over event_time is a BIGINT, which DuckDB returns as a bigint: keys hold numbers, as in JS
     // (JSON.stringify of a composite key cannot even serialize a bigint).
     const keyValues = this.keys.map((_, i) => {
@@ -235,7 +238,7 @@ export class CompiledView {
       for (let j = 0; `a${i}_${j}` in row; j++) values.push(row[`a${i}_${j}`]);
       return aggregate.fromSql(values);
     });
-    return { key: formatKey(keyValues), windowStart: toNumber(row.__w), state };
+    return { key: formatKey(keyValues), windowStart: toNumber(row.__w), state, newestRecordAt: toNumber(row.__newest) };
   }
 
   /** A fresh copy of a state, for merging into without touching the original. */

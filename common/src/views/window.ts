@@ -12,7 +12,12 @@ export type Duration = number | string;
 export type WindowDefinition = { type: 'tumbling'; size: Duration } | { type: 'hopping'; size: Duration; slide: Duration };
 
 export function parseDuration(value: Duration, what: string): number {
-  const parsed = typeof value === 'number' ? value : typeof value === 'string' ? ms(value as ms.StringValue) : undefined;
+  let parsed: number | undefined;
+  try {
+    parsed = typeof value === 'number' ? value : typeof value === 'string' ? ms(value as ms.StringValue) : undefined;
+  } catch {
+    parsed = undefined; // ms() throws on '' and over-long text
+  }
   if (parsed === undefined || !Number.isSafeInteger(parsed) || parsed < 1) {
     throw new InvalidArgumentError(`Invalid ${what} ${JSON.stringify(value)}: use milliseconds or a duration such as '30s', '1m', '1h'`, {
       value,

@@ -38,6 +38,8 @@ const INTERNAL = '.lake';
 
 export class LocalLake implements Lake {
   private closed = false;
+  /** ETag cache entries already read, by key: lists then cost a stat per object, not a file read. */
+  private readonly etags = new Map<string, CachedEtag>();
 
   private constructor(
     private readonly directory: string,
@@ -145,6 +147,7 @@ export class LocalLake implements Lake {
       if (error.code !== 'ENOTDIR') throw error; // a parent is an object, so this key is absent
     });
     await rm(this.etagPathOf(key), { force: true });
+    this.etags.delete(key);
     await this.pruneEmptyParents(dirname(path));
   }
 
@@ -181,10 +184,14 @@ export class LocalLake implements Lake {
 
   /** Info for an object, with its ETag from the cache when the file is the one the cache describes. */
   private async describe(key: string, stats: Stats, handle?: FileHandle): Promise<LakeObjectInfo> {
-    const cached = await readFile(this.etagPathOf(key), 'utf8')
-      .then((text) => JSON.parse(text) as CachedEtag)
-      .catch(() => undefined);
+    // The cache file is read once per object and process; both copies are checked against the file.
+    const cached =
+      this.etags.get(key) ??
+      (await readFile(this.etagPathOf(key), 'utf8')
+        .then((text) => JSON.parse(text) as CachedEtag)
+        .catch(() => undefined));
     const current = cached?.key === key && cached.ino === stats.ino && cached.size === stats.size && cached.mtimeMs === stats.mtimeMs;
+    if (current) this.etags.set(key, cached);
     let etag = current ? cached.etag : undefined;
     if (etag === undefined) {
       etag = await md5Of(handle ?? this.pathOf(key));
@@ -198,6 +205,7 @@ export class LocalLake implements Lake {
     await mkdir(dirname(path), { recursive: true });
     const entry: CachedEtag = { key, ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, etag };
     await writeFile(path, JSON.stringify(entry));
+    this.etags.set(key, entry);
   }
 
   /** Every object key under `base` (a key prefix ending at a '/' boundary, or '' for all). */

@@ -215,7 +215,8 @@ export class EmbeddedViewStore implements ViewStore {
     const payload = JSON.stringify(entry);
     const run = async (): Promise<void> => {
       check?.();
-      await this.journal.append([Buffer.from(payload)]);
+      // Staged batch rows are invisible until their publish, whose fsync makes them durable too.
+      await this.journal.append([Buffer.from(payload)], { deferSync: entry.op === 'batch-rows' });
       // Applies a copy decoded from the journal entry: the state holds exactly what a replay rebuilds,
       // and shares no object with the caller.
       apply(this.views, JSON.parse(payload) as Entry);

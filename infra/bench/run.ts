@@ -1,0 +1,78 @@
+/**
+ * `npm run bench`: the platform's benchmark figures, each as a ratio against a baseline measured in the
+ * same run, on this machine, now.
+ *
+ *   npm run bench -- --events 1000000 --rounds 3 --freshness-seconds 20 --markdown docs/benchmarks.md
+ */
+import { availableParallelism, cpus } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { measureRecompute } from './batch-recompute.js';
+import { createDataset } from './dataset.js';
+import { measureFreshness } from './freshness.js';
+import { measureThroughput } from './speed-throughput.js';
+
+const positive = (name: string) => (value: string) => {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+  return number;
+};
+
+const program = new Command()
+  .name('bench')
+  .option('--events <count>', 'events in the benchmark log', positive('events'), 1_000_000)
+  .option('--rounds <count>', 'rounds per figure (the median is reported)', positive('rounds'), 3)
+  .option('--freshness-seconds <seconds>', 'how long the freshness load runs', positive('freshness-seconds'), 20)
+  .option('--workers <count>', 'speed-layer worker threads', positive('workers'), Math.min(availableParallelism(), 8))
+  .option('--markdown <file>', "also write the results into this Markdown file (relative to the repository's root), between its results markers")
+  .parse();
+const options = program.opts<{ events: number; rounds: number; freshnessSeconds: number; workers: number; markdown?: string }>();
+
+const round = (value: number) => Math.round(value).toLocaleString('en');
+const ratio = (value: number) => value.toFixed(2);
+const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
+
+console.log(`Benchmarks on ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}; ${round(options.events)} events, ${options.rounds} rounds, ${options.workers} speed-layer workers\n`);
+const dataset = await createDataset(options.events);
+try {
+  const throughput = await measureThroughput(dataset, { rounds: options.rounds, workers: options.workers });
+  const recompute = await measureRecompute(dataset, { rounds: options.rounds });
+  const freshness = await measureFreshness({ rate: throughput.countView / 2, seconds: options.freshnessSeconds, workers: options.workers, batchIntervalMs: 1000 });
+
+  const throughputRatio = throughput.countView / throughput.baseline;
+  const recomputeRatio = recompute.recomputeMs / recompute.handWrittenMs;
+  const freshnessBound = freshness.batchIntervalMs + 250;
+  const rows = [
+    ['1. Speed layer throughput, log to durable views', `${round(throughput.countView)} events/s`, `${round(throughput.baseline)} events/s (JSON.parse + Map count)`, ratio(throughputRatio), '≥ 0.50', verdict(throughputRatio >= 0.5)],
+    ['   same, folding in the main thread only', `${round(throughput.countViewOneThread)} events/s`, 'same', ratio(throughput.countViewOneThread / throughput.baseline), '', ''],
+    ['   same, the 3 demo views (all aggregates)', `${round(throughput.demoCatalog)} events/s`, 'same', ratio(throughput.demoCatalog / throughput.baseline), '', ''],
+    ['2. Batch recompute (archive to published version)', `${round(recompute.recomputeMs)} ms`, `${round(recompute.handWrittenMs)} ms (hand-written DuckDB query)`, ratio(recomputeRatio), '≤ 1.25', verdict(recomputeRatio <= 1.25)],
+    ['3. Freshness p50', `${round(freshness.p50)} ms`, `batch interval ${freshness.batchIntervalMs} ms`, ratio(freshness.p50 / freshness.batchIntervalMs), '', ''],
+    ['   Freshness p99', `${round(freshness.p99)} ms`, `batch interval ${freshness.batchIntervalMs} ms`, ratio(freshness.p99 / freshness.batchIntervalMs), `≤ ${freshnessBound} ms`, verdict(freshness.p99 <= freshnessBound)],
+  ];
+  const table = [
+    '| figure | measured | baseline (same run) | ratio | target | |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+  ].join('\n');
+  const notes = [
+    `- ${round(options.events)} page-view events in 4 partitions; the speed layer used ${throughput.workers} worker threads; views durable (fsync \`always\`).`,
+    `- Recompute: ${recompute.rows} rows; archiving the log into Parquet beforehand took ${round(recompute.archiveMs)} ms (in neither figure).`,
+    `- Freshness: ${freshness.markers} marker events at ${round(freshness.achievedRate)} events/s (target load ${round(freshness.targetRate)}, half the speed layer's throughput above), one-second micro-batches.`,
+  ].join('\n');
+  console.log(`\n${table}\n\n${notes}\n`);
+  if (options.markdown) {
+    // Relative to the repository's root, wherever npm runs this package's script from.
+    const file = fileURLToPath(new URL(options.markdown, new URL('../../', import.meta.url)));
+    const start = '<!-- results:start -->';
+    const end = '<!-- results:end -->';
+    const text = await readFile(file, 'utf8');
+    const machine = `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}.`;
+    if (!text.includes(start) || !text.includes(end)) throw new Error(`${file} has no ${start} ... ${end} markers`);
+    await writeFile(file, `${text.slice(0, text.indexOf(start) + start.length)}\n${machine}\n\n${table}\n\n${notes}\n${text.slice(text.indexOf(end))}`);
+    console.log(`Wrote the results into ${file}.`);
+  }
+} finally {
+  await dataset.remove();
+}
