@@ -10,7 +10,7 @@ import { DuckDbEngine } from '@lambda/batch-layer';
 import { Catalog, EmbeddedEventLog, EmbeddedViewStore, type LogRecord } from '@lambda/common';
 import { MergedViewReader } from '@lambda/serving-layer';
 import { PAGEVIEWS, webAnalyticsCatalog } from '../src/index.js';
-import { makeTempDir } from './helpers/temp-dir.js';
+import { makeTempDir } from '../../common/test/helpers/temp-dir.js';
 import { TruthTable, differences } from './helpers/truth.js';
 
 const ENTRYPOINT = fileURLToPath(new URL('../src/bin/start.ts', import.meta.url));

@@ -24,7 +24,7 @@ import {
 } from '@lambda/common';
 import { MergedViewReader } from '@lambda/serving-layer';
 import { SpeedLayer } from '@lambda/speed-layer';
-import { makeTempDir } from './helpers/temp-dir.js';
+import { makeTempDir } from '../../common/test/helpers/temp-dir.js';
 import { TruthTable, differences } from './helpers/truth.js';
 
 const TOPIC = 'clicks';

@@ -3,7 +3,7 @@
  * a worker thread's (reading through a follower of the log). The speed layer talks to either through
  * the FoldExecutor interface.
  */
-import type { Catalog, LogRecord } from '@lambda/common';
+import type { Catalog, LogFollower } from '@lambda/common';
 import { PartitionFolder, type FoldResult, type RestoredSlice } from './partition-folder.js';
 import type { SlicePolicy } from './slice-policy.js';
 
@@ -23,15 +23,8 @@ export interface FoldExecutor {
   close(): Promise<void>;
 }
 
-/** Visits consecutive records of a partition from `from`, below `upTo`, within the limits. */
-export type RecordReader = (
-  topic: string,
-  partition: number,
-  from: number,
-  upTo: number,
-  limits: { maxRecords: number; maxBytes: number },
-  visit: (record: LogRecord) => void,
-) => Promise<number>;
+/** Visits consecutive records of a partition from an offset, below an acknowledged end: a follower's scan. */
+export type RecordReader = LogFollower['scan'];
 
 export interface FolderOptions {
   maxRecordsPerPartition: number;

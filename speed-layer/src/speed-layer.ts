@@ -2,8 +2,8 @@
  * The speed layer: consumes every source topic that feeds a view, one micro-batch every
  * `batchIntervalMs`, and keeps each view's real-time state as slices in the view store.
  */
-import { silentLogger, type Catalog, type EventLog, type LogRecord, type Logger, type Metrics, type ViewStore } from '@lambda/common';
-import { FolderHost, type FoldExecutor } from './folder-host.js';
+import { silentLogger, type Catalog, type EventLog, type Logger, type Metrics, type ViewStore } from '@lambda/common';
+import { FolderHost, type FoldExecutor, type RecordReader } from './folder-host.js';
 import { MicroBatchLoop, type MicroBatchResult } from './micro-batch-loop.js';
 import { DEFAULT_SLICE_POLICY, type SlicePolicy } from './slice-policy.js';
 import { TopicPipeline } from './topic-pipeline.js';
@@ -79,7 +79,7 @@ export class SpeedLayer {
     const executor: FoldExecutor =
       workers > 0 && follower
         ? await WorkerExecutor.start(workers, catalog, follower, folderOptions, logger)
-        : new FolderHost(catalog, (...read) => readThroughPort(eventLog, ...read), folderOptions);
+        : new FolderHost(catalog, readThroughPort(eventLog), folderOptions);
     const pipelineOptions = { consumerGroup: options.consumerGroup ?? 'speed-layer', defaultPartitions: options.defaultPartitions ?? 4, logger };
     const pipelines: TopicPipeline[] = [];
     try {
@@ -155,28 +155,22 @@ export class SpeedLayer {
   }
 }
 
-/** Reads through the event-log port in pages small enough that their records die young. */
-async function readThroughPort(
-  log: EventLog,
-  topic: string,
-  partition: number,
-  from: number,
-  upTo: number,
-  limits: { maxRecords: number; maxBytes: number },
-  visit: (record: LogRecord) => void,
-): Promise<number> {
-  let count = 0;
-  for (let offset = from; offset < upTo && count < limits.maxRecords; ) {
-    const page = await log.read(topic, partition, offset, { maxRecords: Math.min(PAGE_RECORDS, limits.maxRecords - count), maxBytes: limits.maxBytes });
-    for (const record of page.records) {
-      if (record.offset >= upTo) return count;
-      visit(record);
-      count++;
+/** Reads through the event-log port (in this thread) in pages small enough that their records die young. */
+function readThroughPort(log: EventLog): RecordReader {
+  return async (topic, partition, from, upTo, limits, visit) => {
+    let count = 0;
+    for (let offset = from; offset < upTo && count < limits.maxRecords; ) {
+      const page = await log.read(topic, partition, offset, { maxRecords: Math.min(PAGE_RECORDS, limits.maxRecords - count), maxBytes: limits.maxBytes });
+      for (const record of page.records) {
+        if (record.offset >= upTo) return count;
+        visit(record);
+        count++;
+      }
+      if (page.records.length === 0) break;
+      offset = page.nextOffset;
     }
-    if (page.records.length === 0) break;
-    offset = page.nextOffset;
-  }
-  return count;
+    return count;
+  };
 }
 
 const PAGE_RECORDS = 2000;
