@@ -6,6 +6,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  recomputeJobName,
   silentLogger,
   type BatchManifest,
   type Catalog,
@@ -40,7 +41,6 @@ export interface BatchLayerOptions {
   duckdb?: DuckDbOptions;
 }
 
-export const recomputeJobName = (view: string) => `recompute:${view}`;
 
 export class BatchLayer {
   private readonly cleanups = new Set<NodeJS.Timeout>();

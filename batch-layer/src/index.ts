@@ -1,5 +1,5 @@
 // The public API of @lambda/batch-layer.
-export { BatchLayer, recomputeJobName } from './batch-layer.js';
+export { BatchLayer } from './batch-layer.js';
 export type { BatchLayerOptions } from './batch-layer.js';
 export { Recomputer } from './recompute.js';
 export type { PreparedVersion, RecomputeProgress } from './recompute.js';

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import {
   Catalog,
   InProcessScheduler,
+  recomputeJobName,
   type BatchManifest,
   type JsonValue,
   type Slice,
@@ -15,7 +16,7 @@ import {
   type ViewRow,
 } from '@lambda/common';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Archiver, BatchLayer, Recomputer, archiveKey, chooseHorizon, listArchiveFiles, recomputeJobName, type RecomputeProgress } from '../src/index.js';
+import { Archiver, BatchLayer, Recomputer, archiveKey, chooseHorizon, listArchiveFiles, type RecomputeProgress } from '../src/index.js';
 import { BASE_TIME, PAGEVIEWS, TOPIC, message, openPlatform, type Platform } from './helpers.js';
 
 const VIEW = 'pageviews_by_url';

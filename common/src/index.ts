@@ -70,6 +70,7 @@ export type {
   Scheduler,
 } from './ports/scheduler/scheduler.js';
 export { InProcessScheduler } from './ports/scheduler/in-process/in-process-scheduler.js';
+export { recomputeJobName, viewOfRecomputeJob } from './ports/scheduler/job-names.js';
 export type { InProcessSchedulerOptions } from './ports/scheduler/in-process/in-process-scheduler.js';
 
 // Opening every port from config

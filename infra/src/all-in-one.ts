@@ -58,7 +58,8 @@ export async function createAllInOne(config: PlatformConfig, dependencies: { log
     stops.push(() => batchLayer.close());
     speedLayer.start();
     stops.push(() => speedLayer.stop());
-    const server: RunningServer = await listen(createServer({ ports, catalog, metrics, logger }), config.http);
+    const app = createServer({ ports, catalog, metrics, logger, apiToken: config.http.apiToken, maxIngestBytes: config.http.maxIngestBytes });
+    const server: RunningServer = await listen(app, config.http);
     stops.push(() => server.close());
     if (config.demo.enabled && catalog.sources.has(PAGEVIEWS)) {
       const demo = startDemoStream(ports.eventLog, config.demo, logger);

@@ -186,6 +186,7 @@ describe('MergedViewReader over a real embedded view store', () => {
         view: VIEW,
         windows: [],
         provenance: { batch: null, slices: [], position: [], newestRecordAt: null, freshnessMs: null, attempts: 1 },
+        next: null,
       });
     });
   });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger, type Ports } from '@lambda/common';
-import { createServer, listen, type ErrorBody, type MergedAnswer, type RunningServer } from '../src/index.js';
+import { apiSchemas, createServer, listen, type ErrorBody, type MergedAnswer, type RunningServer } from '../src/index.js';
 import {
   BASE,
   HookedViewStore,
@@ -84,13 +84,24 @@ describe('the views API', () => {
           window: { type: 'tumbling', sizeMs: MINUTE, slideMs: MINUTE },
           aggregates: { views: 'count()', latency: 'sum(latency)', referrers: 'top_k(referrer, 2)' },
         },
+        schema: {
+          key: [{ expression: 'url', type: 'string' }],
+          values: {
+            views: expect.objectContaining({ type: 'integer' }),
+            latency: expect.objectContaining({ type: 'number' }),
+            referrers: expect.objectContaining({ type: 'array' }),
+          },
+        },
         status: {
           batch: { version: 2, horizon: HORIZON, publishedAt: PUBLISHED_AT, stats: { records: below(records, HORIZON).length } },
           slices: 3,
+          position: POSITION,
           newestRecordAt: newest,
           freshnessMs: expect.any(Number),
         },
       });
+      // The response is what the OpenAPI document promises.
+      expect(() => apiSchemas.viewList.parse(body)).not.toThrow();
       expect(views[0]!.status.freshnessMs).toBeGreaterThanOrEqual(before - newest);
       expect(views[0]!.status.freshnessMs).toBeLessThanOrEqual(after - newest);
 
@@ -105,7 +116,14 @@ describe('the views API', () => {
           window: { type: 'hopping', sizeMs: 5 * MINUTE, slideMs: MINUTE },
           aggregates: { n: 'count()', worst: 'max(latency)' },
         },
-        status: { batch: null, slices: 0, newestRecordAt: null, freshnessMs: null },
+        schema: {
+          key: [
+            { expression: 'url', type: 'string' },
+            { expression: 'referrer', type: 'string' },
+          ],
+          values: { n: expect.objectContaining({ type: 'integer' }), worst: expect.objectContaining({ type: ['number', 'null'] }) },
+        },
+        status: { batch: null, slices: 0, position: [], newestRecordAt: null, freshnessMs: null },
       });
       expect(views[2]!.definition).toEqual({ derive: {}, filter: null, key: [], window: null, aggregates: { views: 'count()' } });
     });

@@ -115,6 +115,10 @@ export const configSchema = z
       .object({
         host: z.string().min(1).default('127.0.0.1'),
         port: integer(0, 65_535).default(8080),
+        /** When set, ingest and admin requests need `Authorization: Bearer <token>`. */
+        apiToken: z.string().min(16, 'must be at least 16 characters').optional(),
+        /** The largest ingest body accepted, in bytes. */
+        maxIngestBytes: integer(1024, 1024 * 1024 * 1024).default(10 * 1024 * 1024),
       })
       .strict()
       .prefault({}),

@@ -34,6 +34,8 @@ export const ENVIRONMENT_VARIABLES = {
   DEMO_SEED: 'demo.seed',
   HTTP_HOST: 'http.host',
   HTTP_PORT: 'http.port',
+  API_TOKEN: 'http.apiToken',
+  MAX_INGEST_BYTES: 'http.maxIngestBytes',
 } as const;
 
 export type EnvironmentVariable = keyof typeof ENVIRONMENT_VARIABLES;

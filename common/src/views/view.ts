@@ -101,6 +101,11 @@ export class CompiledView {
     this.aggregates = entries.map(([name, text]) => compileAggregate(validateIdentifier(name, `aggregate name in view "${this.name}"`), text, scope));
   }
 
+  /** The key expressions and their types, for API documentation. */
+  get keySchema(): { expression: string; type: string }[] {
+    return this.keys.map((key) => ({ expression: key.text, type: key.type }));
+  }
+
   /** Derived fields, filter, key, windows and aggregate inputs of one record; undefined when it is left out. */
   evaluate(record: SourceRow): Evaluation | undefined {
     const row = this.withDerived(record);

@@ -23,10 +23,13 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const body: ErrorBody =
       error instanceof PlatformError
         ? { error: { code: error.code, message: error.message, context: { ...error.context } } }
-        : { error: { code: status >= 500 ? 'INTERNAL' : 'BAD_REQUEST', message: status >= 500 ? 'Internal error' : (error as Error).message } };
+        : { error: { code: HTTP_CODES[status] ?? (status >= 500 ? 'INTERNAL' : 'BAD_REQUEST'), message: status >= 500 ? 'Internal error' : (error as Error).message } };
     response.status(status).json(body);
   };
 }
+
+/** Codes for errors Express's body parsers raise, which carry only a status. */
+const HTTP_CODES: Record<number, string> = { 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' };
 
 export const unknownRoute: RequestHandler = (request, response) => {
   const body: ErrorBody = { error: { code: 'NOT_FOUND', message: `No route ${request.method} ${request.path}` } };

@@ -7,7 +7,19 @@
  * gap, none may have vanished, and the manifest must still name the same version at the end (a version
  * is only ever deleted after a newer one is published, and a slice only after a horizon covers it).
  */
-import { ConnectionError, UnknownViewError, type Catalog, type CompiledView, type JsonObject, type RowFilter, type RowState, type Slice, type ViewStore } from '@lambda/common';
+import {
+  ConnectionError,
+  InvalidArgumentError,
+  UnknownViewError,
+  compareCodePoints,
+  type Catalog,
+  type CompiledView,
+  type JsonObject,
+  type RowFilter,
+  type RowState,
+  type Slice,
+  type ViewStore,
+} from '@lambda/common';
 
 export interface MergedWindow {
   key: string;
@@ -15,6 +27,10 @@ export interface MergedWindow {
   /** Null for a view without windows. */
   windowEnd: number | null;
   values: JsonObject;
+  /** With `contributions`: what the batch version holds for the window (null: nothing). */
+  batch?: JsonObject | null;
+  /** With `contributions`: what the slices add (null: nothing). */
+  realtime?: JsonObject | null;
 }
 
 export interface Provenance {
@@ -35,6 +51,8 @@ export interface MergedAnswer {
   view: string;
   windows: MergedWindow[];
   provenance: Provenance;
+  /** The cursor of the next page; null on the last. */
+  next: string | null;
 }
 
 export interface ReadQuery {
@@ -43,6 +61,29 @@ export interface ReadQuery {
   from?: number;
   /** Windows starting before this (ms). */
   to?: number;
+  /** Windows per page; all of them when absent. */
+  limit?: number;
+  /** The `next` of the previous page. */
+  cursor?: string;
+  /** Also give each window's batch and real-time parts. */
+  contributions?: boolean;
+}
+
+export interface KeysPage {
+  view: string;
+  keys: string[];
+  provenance: Provenance;
+  next: string | null;
+}
+
+export interface TopAnswer {
+  view: string;
+  by: string;
+  from: number | null;
+  to: number | null;
+  /** Keys ranked by `by`, each with its aggregates merged over the window range. */
+  top: { key: string; values: JsonObject }[];
+  provenance: Provenance;
 }
 
 interface Snapshot {
@@ -66,7 +107,73 @@ export class MergedViewReader {
 
   async read(viewName: string, query: ReadQuery = {}): Promise<MergedAnswer> {
     const view = this.view(viewName);
-    const filter: RowFilter = { keys: query.keys, windowFrom: query.from, windowTo: query.to };
+    const { snapshot, provenance } = await this.consistent(view, { keys: query.keys, windowFrom: query.from, windowTo: query.to });
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, 2);
+    const size = view.window.windowed ? view.window.sizeMs : null;
+    let rows = this.merge(view, snapshot, query.contributions ?? false);
+    if (after) rows = rows.filter((row) => compareRows(row, { key: after[0] as string, windowStart: after[1] as number }) > 0);
+    const page = query.limit === undefined ? rows : rows.slice(0, query.limit);
+    const last = page.at(-1);
+    return {
+      view: view.name,
+      windows: page.map((row) => ({
+        key: row.key,
+        windowStart: row.windowStart,
+        windowEnd: size === null ? null : row.windowStart + size,
+        values: view.result(row.state),
+        ...(query.contributions
+          ? { batch: row.batch ? view.result(row.batch) : null, realtime: row.realtime ? view.result(row.realtime) : null }
+          : {}),
+      })),
+      provenance,
+      next: last && page.length < rows.length ? encodeCursor([last.key, last.windowStart]) : null,
+    };
+  }
+
+  /** Every key the view holds, in order, paged. */
+  async keys(viewName: string, query: { prefix?: string; limit: number; cursor?: string }): Promise<KeysPage> {
+    const view = this.view(viewName);
+    const { snapshot, provenance } = await this.consistent(view, {});
+    const after = query.cursor === undefined ? undefined : (decodeCursor(query.cursor, 1)[0] as string);
+    const keys = new Set<string>();
+    for (const row of snapshot.batchRows) keys.add(row.key);
+    for (const { rows } of snapshot.slices) for (const row of rows) keys.add(row.key);
+    const sorted = [...keys]
+      .filter((key) => (query.prefix === undefined || key.startsWith(query.prefix)) && (after === undefined || compareCodePoints(key, after) > 0))
+      .sort(compareCodePoints);
+    const page = sorted.slice(0, query.limit);
+    return { view: view.name, keys: page, provenance, next: page.length < sorted.length ? encodeCursor([page.at(-1)!]) : null };
+  }
+
+  /**
+   * The `n` keys with the most of aggregate `by` over windows in [from, to): each key's states are
+   * merged over its windows (and both layers), then ranked, ties by key.
+   */
+  async top(viewName: string, query: { from?: number; to?: number; n: number; by?: string }): Promise<TopAnswer> {
+    const view = this.view(viewName);
+    const by = query.by ?? view.aggregates.find((aggregate) => aggregate.numeric)?.name;
+    const aggregate = view.aggregates.find((candidate) => candidate.name === by);
+    if (!aggregate?.numeric) {
+      const numeric = view.aggregates.filter((a) => a.numeric).map((a) => a.name);
+      throw new InvalidArgumentError(`query parameter "by" must name a numeric aggregate of view "${view.name}": ${numeric.join(', ') || 'it has none'}`, {
+        by: query.by,
+      });
+    }
+    const { snapshot, provenance } = await this.consistent(view, { windowFrom: query.from, windowTo: query.to });
+    const perKey = new Map<string, RowState>();
+    for (const row of this.merge(view, snapshot, false)) {
+      const state = perKey.get(row.key);
+      if (state) view.merge(state, row.state);
+      else perKey.set(row.key, row.state);
+    }
+    const ranked = [...perKey].map(([key, state]) => ({ key, values: view.result(state) }));
+    const score = (values: JsonObject) => (values[aggregate.name] as number | null) ?? Number.NEGATIVE_INFINITY;
+    ranked.sort((a, b) => score(b.values) - score(a.values) || compareCodePoints(a.key, b.key));
+    return { view: view.name, by: aggregate.name, from: query.from ?? null, to: query.to ?? null, top: ranked.slice(0, query.n), provenance };
+  }
+
+  /** Reads until a snapshot is consistent, and its provenance. */
+  private async consistent(view: CompiledView, filter: RowFilter): Promise<{ snapshot: Snapshot; provenance: Provenance }> {
     const maxAttempts = this.options.maxAttempts ?? 10;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       const snapshot = await this.snapshot(view, filter);
@@ -74,12 +181,11 @@ export class MergedViewReader {
       const now = (this.options.now ?? Date.now)();
       const { newestRecordAt } = snapshot.provenance;
       return {
-        view: view.name,
-        windows: this.merge(view, snapshot),
+        snapshot,
         provenance: { ...snapshot.provenance, freshnessMs: newestRecordAt === null ? null : Math.max(0, now - newestRecordAt), attempts: attempt },
       };
     }
-    throw new ConnectionError(`View "${viewName}" kept changing during ${maxAttempts} reads; try again`, { context: { view: viewName } });
+    throw new ConnectionError(`View "${view.name}" kept changing during ${maxAttempts} reads; try again`, { context: { view: view.name } });
   }
 
   /** One consistent read, or undefined when something moved underneath it. */
@@ -125,25 +231,48 @@ export class MergedViewReader {
     };
   }
 
-  private merge(view: CompiledView, snapshot: Snapshot): MergedWindow[] {
-    const merged = new Map<string, { key: string; windowStart: number; state: RowState }>();
-    const add = (row: { key: string; windowStart: number; state: JsonObject }) => {
+  /** Rows merged per (key, window), in order; with `contributions`, the two layers' parts kept apart. */
+  private merge(view: CompiledView, snapshot: Snapshot, contributions: boolean): MergedRow[] {
+    const merged = new Map<string, MergedRow>();
+    const add = (row: { key: string; windowStart: number; state: JsonObject }, layer: 'batch' | 'realtime') => {
       const id = `${row.windowStart}\u0000${row.key}`;
       const state = view.fromJson(row.state);
-      const existing = merged.get(id);
-      if (existing) view.merge(existing.state, state);
-      else merged.set(id, { key: row.key, windowStart: row.windowStart, state });
+      let entry = merged.get(id);
+      if (!entry) merged.set(id, (entry = { key: row.key, windowStart: row.windowStart, state: view.createState(), batch: null, realtime: null }));
+      if (contributions) entry[layer] = entry[layer] ? view.merge(entry[layer], view.clone(state)) : view.clone(state);
+      view.merge(entry.state, state);
     };
-    snapshot.batchRows.forEach(add);
-    for (const { rows } of snapshot.slices) rows.forEach(add);
-    const size = view.window.windowed ? view.window.sizeMs : null;
-    return [...merged.values()]
-      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.windowStart - b.windowStart))
-      .map(({ key, windowStart, state }) => ({
-        key,
-        windowStart,
-        windowEnd: size === null ? null : windowStart + size,
-        values: view.result(state),
-      }));
+    for (const row of snapshot.batchRows) add(row, 'batch');
+    for (const { rows } of snapshot.slices) for (const row of rows) add(row, 'realtime');
+    return [...merged.values()].sort(compareRows);
   }
+}
+
+interface MergedRow {
+  key: string;
+  windowStart: number;
+  state: RowState;
+  batch: RowState | null;
+  realtime: RowState | null;
+}
+
+function compareRows(a: { key: string; windowStart: number }, b: { key: string; windowStart: number }): number {
+  return compareCodePoints(a.key, b.key) || a.windowStart - b.windowStart;
+}
+
+/** Cursors are opaque to clients: base64url JSON of where the previous page ended. */
+function encodeCursor(position: (string | number)[]): string {
+  return Buffer.from(JSON.stringify(position)).toString('base64url');
+}
+
+function decodeCursor(cursor: string, length: number): (string | number)[] {
+  try {
+    const position = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(position) && position.length === length && typeof position[0] === 'string' && (length === 1 || typeof position[1] === 'number')) {
+      return position as (string | number)[];
+    }
+  } catch {
+    // falls through to the error
+  }
+  throw new InvalidArgumentError('query parameter "cursor" is not one this API gave: pass the "next" of the previous page', { cursor });
 }

@@ -5,7 +5,7 @@
  * topic, and why, using the same decoder the speed layer runs.
  */
 import express, { Router } from 'express';
-import { InvalidArgumentError, UnknownTopicError, type Catalog, type EventLog, type LogMessage } from '@lambda/common';
+import { InvalidArgumentError, UnknownTopicError, type Catalog, type EventLog, type LogMessage, type Metrics } from '@lambda/common';
 
 export interface IngestReport {
   topic: string;
@@ -14,8 +14,13 @@ export interface IngestReport {
   records: { index: number; partition: number; offset: number; status: 'accepted' | 'dead-letter'; reason?: string }[];
 }
 
-export function ingestRouter(catalog: Catalog, log: EventLog, options: { maxBodyBytes: number }): Router {
+export function ingestRouter(catalog: Catalog, log: EventLog, metrics: Metrics, options: { maxBodyBytes: number }): Router {
   const router = Router();
+  const ingested = metrics.counter({
+    name: 'lambda_ingest_records_total',
+    help: 'Records received through POST /ingest, by what the speed layer will do with them',
+    labelNames: ['topic', 'status'],
+  });
   const body = express.text({ type: () => true, limit: options.maxBodyBytes });
 
   router.post('/ingest/:topic', body, async (request, response) => {
@@ -47,6 +52,8 @@ export function ingestRouter(catalog: Catalog, log: EventLog, options: { maxBody
         report.records.push({ index, partition, offset, status: 'dead-letter', reason: decoded.reason });
       }
     });
+    ingested.inc({ topic, status: 'accepted' }, report.accepted);
+    ingested.inc({ topic, status: 'dead-letter' }, report.deadLettered);
     response.json(report);
   });
 

@@ -4,7 +4,7 @@
  * (slices, batch versions) and merged to the same result. Each aggregate also says how DuckDB computes its
  * state over a group, so the batch layer gets the state the speed layer would have.
  */
-import type { JsonValue } from '../../records/json.js';
+import type { JsonObject, JsonValue } from '../../records/json.js';
 import type { Value } from '../expression/ast.js';
 import type { CompiledExpression } from '../expression/compile.js';
 
@@ -28,6 +28,10 @@ export interface Aggregate<S = unknown> {
   /** Combines `from` into `into` and returns it; `from` is left as it was. */
   merge(into: S, from: S): S;
   result(state: S): JsonValue;
+  /** The JSON schema of `result`'s value, for API documentation. */
+  readonly resultSchema: JsonObject;
+  /** Whether `result` is a number (or null), so keys can be ranked by it. */
+  readonly numeric: boolean;
   toJson(state: S): JsonValue;
   fromJson(json: JsonValue): S;
   readonly sql: AggregateSql;

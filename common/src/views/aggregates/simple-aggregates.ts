@@ -14,6 +14,8 @@ abstract class NamedAggregate {
 
 /** count() counts records; count(x) counts records where x is not null. */
 export class CountAggregate extends NamedAggregate implements Aggregate<number> {
+  readonly resultSchema = { type: 'integer', minimum: 0 };
+  readonly numeric = true;
   create = () => 0;
   add = (state: number) => state + 1;
   merge = (into: number, from: number) => into + from;
@@ -26,6 +28,8 @@ export class CountAggregate extends NamedAggregate implements Aggregate<number> 
 
 /** The sum of the non-null values; 0 when there are none. */
 export class SumAggregate extends NamedAggregate implements Aggregate<number> {
+  readonly resultSchema = { type: 'number' };
+  readonly numeric = true;
   create = () => 0;
   add = (state: number, value: Value) => state + (value as number);
   merge = (into: number, from: number) => into + from;
@@ -38,6 +42,8 @@ export class SumAggregate extends NamedAggregate implements Aggregate<number> {
 
 /** The least (or greatest) non-null value; null when there are none. */
 export class ExtremumAggregate extends NamedAggregate implements Aggregate<number | null> {
+  readonly resultSchema = { type: ['number', 'null'] };
+  readonly numeric = true;
   constructor(
     name: string,
     definition: string,
@@ -68,6 +74,8 @@ export interface MeanState {
 
 /** The mean of the non-null values, kept as sum and count so it merges; null when there are none. */
 export class AverageAggregate extends NamedAggregate implements Aggregate<MeanState> {
+  readonly resultSchema = { type: ['number', 'null'] };
+  readonly numeric = true;
   create = (): MeanState => ({ sum: 0, count: 0 });
   add = (state: MeanState, value: Value) => {
     state.sum += value as number;

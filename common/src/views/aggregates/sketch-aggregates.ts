@@ -7,6 +7,8 @@ import { addValue, decodeRegisters, encodeRegisters, estimate, hashSql, mergeReg
 
 /** The approximate number of distinct non-null values (HyperLogLog, about 1.6% standard error). */
 export class ApproxDistinctAggregate implements Aggregate<Registers> {
+  readonly resultSchema = { type: 'integer', minimum: 0, description: 'HyperLogLog estimate, about 1.6% standard error' };
+  readonly numeric = true;
   constructor(
     readonly name: string,
     readonly definition: string,
@@ -51,6 +53,12 @@ export class ApproxDistinctAggregate implements Aggregate<Registers> {
  * (top-k lists alone do not merge exactly), and `result` picks the top k: by count, then by value.
  */
 export class TopKAggregate implements Aggregate<Map<string, number>> {
+  readonly resultSchema = {
+    type: 'array',
+    items: { type: 'object', properties: { value: { type: 'string' }, count: { type: 'integer' } }, required: ['value', 'count'] },
+    description: 'The most frequent values, by count then value',
+  };
+  readonly numeric = false;
   constructor(
     readonly name: string,
     readonly definition: string,

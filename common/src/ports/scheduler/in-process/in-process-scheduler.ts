@@ -206,7 +206,8 @@ export class InProcessScheduler implements Scheduler {
     this.assertOpen();
     if (job.waiting) return job.waiting;
     const run: JobRun = {
-      id: `${job.name}#${this.nextRunNumber++}`,
+      // Safe in a URL path as it is (job names hold only URL-safe characters); the number follows the last '.'.
+      id: `${job.name}.${this.nextRunNumber++}`,
       name: job.name,
       trigger,
       state: 'waiting',
@@ -316,7 +317,7 @@ function normalizeProgress(progress: number | JobProgress): JobProgress {
 }
 
 function runNumber(run: JobRun): number {
-  return Number(run.id.slice(run.id.lastIndexOf('#') + 1));
+  return Number(run.id.slice(run.id.lastIndexOf('.') + 1));
 }
 
 function copy(run: JobRun): JobRun {

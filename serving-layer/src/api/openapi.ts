@@ -1,0 +1,121 @@
+/**
+ * The OpenAPI 3.1 document, generated from the zod schemas that validate the requests (and describe the
+ * responses), so the document cannot drift from what the API accepts.
+ */
+import { z } from 'zod';
+import * as schemas from './schemas.js';
+
+type JsonSchema = Record<string, unknown>;
+
+const jsonSchema = (schema: z.ZodType, io: 'input' | 'output'): JsonSchema => {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonSchema;
+  return rest;
+};
+
+/** Each property of an object schema as an OpenAPI parameter. */
+function parameters(schema: z.ZodType, location: 'query' | 'path'): JsonSchema[] {
+  const object = jsonSchema(schema, 'input') as { properties?: Record<string, JsonSchema>; required?: string[] };
+  return Object.entries(object.properties ?? {}).map(([name, property]) => ({
+    name,
+    in: location,
+    required: location === 'path' || (object.required ?? []).includes(name),
+    description: property.description,
+    schema: property,
+    ...(name === 'key' ? { style: 'form', explode: true } : {}),
+  }));
+}
+
+const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema: jsonSchema(schema, 'output') } } });
+const errors = (...codes: number[]) =>
+  Object.fromEntries(
+    codes.map((code) => [String(code), json(schemas.errorBody, ERROR_MEANINGS[code] ?? 'An error, with a code and a message naming the problem')]),
+  );
+const ERROR_MEANINGS: Record<number, string> = {
+  400: 'A parameter is invalid: the message names it and says why',
+  401: 'A token is configured and the request has none',
+  403: 'The token is wrong',
+  404: 'No such view, topic or job run',
+  413: 'The body is larger than the limit',
+  503: 'A dependency did not answer, or the view kept changing during the read: try again',
+};
+const bearer = [{ bearerToken: [] }];
+
+export function openApiDocument(): JsonSchema {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Lambda platform',
+      version: '0.1.0',
+      description:
+        'Merged answers over all data: each view answers batch version N merged with the speed layer slices at or above its horizon, with provenance.',
+    },
+    components: { securitySchemes: { bearerToken: { type: 'http', scheme: 'bearer', description: 'Only when the platform is started with API_TOKEN' } } },
+    paths: {
+      '/views': { get: { summary: 'Every view: definition, schema and status', responses: { 200: json(schemas.viewList, 'The views') } } },
+      '/views/{name}': {
+        get: {
+          summary: 'Merged windows of some keys, with provenance',
+          parameters: [...parameters(schemas.viewParams, 'path'), ...parameters(schemas.viewQuery, 'query')],
+          responses: { 200: json(schemas.mergedAnswer, 'The windows, a page of them, and where the answer comes from'), ...errors(400, 404, 503) },
+        },
+      },
+      '/views/{name}/keys': {
+        get: {
+          summary: 'The keys of a view, paged',
+          parameters: [...parameters(schemas.viewParams, 'path'), ...parameters(schemas.keysQuery, 'query')],
+          responses: { 200: json(schemas.keysPage, 'A page of keys'), ...errors(400, 404, 503) },
+        },
+      },
+      '/views/{name}/top': {
+        get: {
+          summary: 'The top keys over a window range, merged across both layers',
+          parameters: [...parameters(schemas.viewParams, 'path'), ...parameters(schemas.topQuery, 'query')],
+          responses: { 200: json(schemas.topAnswer, 'The ranked keys'), ...errors(400, 404, 503) },
+        },
+      },
+      '/ingest/{topic}': {
+        post: {
+          summary: 'Append events: a JSON array, or NDJSON',
+          security: bearer,
+          parameters: parameters(schemas.ingestParams, 'path'),
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': { schema: { type: 'array', items: {} } },
+              'application/x-ndjson': { schema: { type: 'string', description: 'One JSON event per line' } },
+            },
+          },
+          responses: { 200: json(schemas.ingestReport, 'Where each record landed, and which will be dead-lettered and why'), ...errors(400, 401, 403, 404, 413) },
+        },
+      },
+      '/batch/run': {
+        post: {
+          summary: 'Recompute a view (or every view) now',
+          security: bearer,
+          requestBody: { required: false, content: { 'application/json': { schema: jsonSchema(schemas.batchRunBody, 'input') } } },
+          responses: { 202: json(schemas.batchRunAnswer, 'The runs, queued or running'), ...errors(400, 401, 403, 404) },
+        },
+      },
+      '/batch/jobs': {
+        get: {
+          summary: 'Each view recompute job, and the run history',
+          security: bearer,
+          parameters: parameters(schemas.jobsQuery, 'query'),
+          responses: { 200: json(schemas.jobsList, 'Jobs and runs'), ...errors(400, 401, 403, 404) },
+        },
+      },
+      '/batch/jobs/{id}': {
+        get: {
+          summary: 'One run: state, progress, duration, horizon, error',
+          security: bearer,
+          parameters: parameters(schemas.jobParams, 'path'),
+          responses: { 200: json(schemas.jobRun, 'The run'), ...errors(401, 403, 404) },
+        },
+      },
+      '/status': { get: { summary: 'How far the log reaches and the speed layer has consumed', responses: { 200: json(schemas.platformStatus, 'Per topic and partition') } } },
+      '/health': { get: { summary: 'Each dependency, with its latency and last error', responses: { 200: json(schemas.health, 'All up'), 503: json(schemas.health, 'Some down') } } },
+      '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'Text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
+      '/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object' } } } } } } },
+    },
+  };
+}
