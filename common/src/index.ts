@@ -2,7 +2,7 @@
 
 // Records
 export type { JsonObject, JsonPrimitive, JsonValue } from './records/json.js';
-export { isJsonObject } from './records/json.js';
+export { deepFreeze, isJsonObject } from './records/json.js';
 export type { DecodeOptions, DecodeResult, EventRecord } from './records/event-record.js';
 export { decodeEventRecord, encodeEvent } from './records/event-record.js';
 

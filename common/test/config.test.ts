@@ -28,7 +28,7 @@ describe('loadConfig', () => {
       expect(config.viewStore.adapter).toBe('embedded');
       expect(config.lake.adapter).toBe('local');
       expect(config.scheduler.adapter).toBe('in-process');
-      expect(config.http).toEqual({ host: '127.0.0.1', port: 8080 });
+      expect(config.http).toEqual({ host: '127.0.0.1', port: 8080, maxIngestBytes: 10 * 1024 * 1024 });
       expect(config.dataDir).toBe('./data');
     });
   });
@@ -42,6 +42,13 @@ describe('loadConfig', () => {
       expect(config.logger.level).toBe('debug');
     });
 
+    it('should read the API token and the ingest limit, refusing a short token', () => {
+      const config = loadConfig({ env: { API_TOKEN: 'a-token-of-24-characters', MAX_INGEST_BYTES: '65536' } });
+      expect(config.http).toMatchObject({ apiToken: 'a-token-of-24-characters', maxIngestBytes: 65536 });
+      expect(() => loadConfig({ env: { API_TOKEN: 'short' } })).toThrow(/http\.apiToken/);
+      expect(() => loadConfig({ env: { MAX_INGEST_BYTES: '10' } })).toThrow(/http\.maxIngestBytes/);
+    });
+
     it('should ignore empty ones', () => {
       expect(loadConfig({ env: { HTTP_PORT: '' } }).http.port).toBe(8080);
     });
@@ -51,7 +58,7 @@ describe('loadConfig', () => {
     it('should read it, with the environment winning over it', async () => {
       const path = await configFile(JSON.stringify({ http: { port: 7000, host: '0.0.0.0' }, eventLog: { fsync: 'never' } }));
       const config = loadConfig({ env: { CONFIG_FILE: path, HTTP_PORT: '7001' } });
-      expect(config.http).toEqual({ host: '0.0.0.0', port: 7001 });
+      expect(config.http).toEqual({ host: '0.0.0.0', port: 7001, maxIngestBytes: 10 * 1024 * 1024 });
       expect(config.eventLog.fsync).toBe('never');
     });
 

@@ -24,7 +24,7 @@ import {
   estimate,
   mergeRegisters,
   registerOf,
-  type Registers,
+  Registers,
 } from '../src/views/aggregates/hyperloglog.js';
 
 /** The tree as an S-expression, positions left out: `(+ 1 (* 2 3))`. */
@@ -630,10 +630,12 @@ describe('parseDuration', () => {
 
 describe('HyperLogLog', () => {
   const sketchOf = (values: Iterable<string>): Registers => {
-    const registers: Registers = new Map();
+    const registers = new Registers();
     for (const value of values) addValue(registers, value);
     return registers;
   };
+  /** Registers compared by what they hold, whatever their form (sparse or dense). */
+  const contents = (registers: Registers) => registers.toArray();
   const range = (from: number, to: number, prefix = 'user-'): string[] => Array.from({ length: to - from }, (_, i) => `${prefix}${from + i}`);
 
   describe('when distinct values are counted', () => {
@@ -645,12 +647,28 @@ describe('HyperLogLog', () => {
     it('should not count a value twice', () => {
       const once = sketchOf(range(0, 2_000));
       const thrice = sketchOf([...range(0, 2_000), ...range(0, 2_000), ...range(0, 2_000).reverse()]);
-      expect(thrice).toEqual(once);
+      expect(contents(thrice)).toEqual(contents(once));
       expect(estimate(sketchOf(['a', 'a', 'a']))).toBe(1);
     });
 
     it('should estimate nothing as 0', () => {
-      expect(estimate(new Map())).toBe(0);
+      expect(estimate(new Registers())).toBe(0);
+    });
+
+    it('should estimate equal registers alike, whatever order or path built them', () => {
+      const entries = Array.from({ length: 100 }, (_, i) => [i * 37, 1 + (i % 9)] as const);
+      // Few registers (kept sparse), inserted forward and backward.
+      const few = entries.slice(0, 30);
+      expect(estimate(Registers.fromEntries(few))).toBe(estimate(Registers.fromEntries([...few].reverse())));
+      // Many (kept dense), built in one go, backward, or by merging two sparse halves.
+      const whole = Registers.fromEntries(entries);
+      const backward = Registers.fromEntries([...entries].reverse());
+      const merged = Registers.fromEntries(entries.slice(0, 50));
+      merged.merge(Registers.fromEntries(entries.slice(50)));
+      for (const other of [backward, merged]) {
+        expect(contents(other)).toEqual(contents(whole));
+        expect(estimate(other)).toBe(estimate(whole));
+      }
     });
   });
 
@@ -672,28 +690,39 @@ describe('HyperLogLog', () => {
     it('should equal the sketch of the union, register by register', () => {
       const left = sketchOf(range(0, 30_000));
       const right = sketchOf(range(20_000, 50_000));
-      const rightBefore = new Map(right);
-      const merged = new Map(left);
+      const rightBefore = contents(right);
+      const merged = left.clone();
       mergeRegisters(merged, right);
-      expect(merged).toEqual(sketchOf(range(0, 50_000)));
-      expect(right).toEqual(rightBefore);
-      const otherWay = new Map(right);
+      expect(contents(merged)).toEqual(contents(sketchOf(range(0, 50_000))));
+      expect(contents(right)).toEqual(rightBefore);
+      const otherWay = right.clone();
       mergeRegisters(otherWay, left);
-      expect(otherWay).toEqual(merged);
+      expect(contents(otherWay)).toEqual(contents(merged));
+    });
+
+    it('should merge a few registers into many, and many into a few, alike', () => {
+      const few = sketchOf(range(0, 10));
+      const many = sketchOf(range(5, 3_000));
+      const a = few.clone();
+      a.merge(many);
+      const b = many.clone();
+      b.merge(few);
+      expect(contents(a)).toEqual(contents(b));
+      expect(contents(a)).toEqual(contents(sketchOf(range(0, 3_000))));
     });
 
     it('should change nothing when merged with an empty sketch', () => {
       const sketch = sketchOf(range(0, 500));
-      const merged = new Map(sketch);
-      mergeRegisters(merged, new Map());
-      expect(merged).toEqual(sketch);
+      const merged = sketch.clone();
+      mergeRegisters(merged, new Registers());
+      expect(contents(merged)).toEqual(contents(sketch));
     });
   });
 
   describe('when registers are encoded', () => {
     it('should decode to the same registers', () => {
-      for (const registers of [new Map(), sketchOf(['one']), sketchOf(range(0, 50_000))]) {
-        expect(decodeRegisters(encodeRegisters(registers))).toEqual(registers);
+      for (const registers of [new Registers(), sketchOf(['one']), sketchOf(range(0, 50_000))]) {
+        expect(contents(decodeRegisters(encodeRegisters(registers)))).toEqual(contents(registers));
       }
     });
 
@@ -701,11 +730,11 @@ describe('HyperLogLog', () => {
       const forward = sketchOf(range(0, 3_000));
       const backward = sketchOf(range(0, 3_000).reverse());
       expect(encodeRegisters(backward)).toBe(encodeRegisters(forward));
-      expect(encodeRegisters(new Map())).toBe('');
+      expect(encodeRegisters(new Registers())).toBe('');
     });
 
     it('should use three bytes per register that is set', () => {
-      const registers: Registers = new Map([
+      const registers = Registers.fromEntries([
         [4095, 53],
         [0, 1],
         [258, 7],

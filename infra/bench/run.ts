@@ -2,7 +2,7 @@
  * `npm run bench`: the platform's benchmark figures, each as a ratio against a baseline measured in the
  * same run, on this machine, now.
  *
- *   npm run bench -- --events 1000000 --rounds 3 --freshness-seconds 20 --markdown docs/benchmarks.md
+ *   npm run bench -- --events 1000000 --rounds 3 --freshness-seconds 20 --serving-seconds 10 --markdown docs/benchmarks.md
  */
 import { availableParallelism, cpus } from 'node:os';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -11,6 +11,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { measureRecompute } from './batch-recompute.js';
 import { createDataset } from './dataset.js';
 import { measureFreshness } from './freshness.js';
+import { measureServing } from './serving-queries.js';
 import { measureThroughput } from './speed-throughput.js';
 
 const positive = (name: string) => (value: string) => {
@@ -24,13 +25,15 @@ const program = new Command()
   .option('--events <count>', 'events in the benchmark log', positive('events'), 1_000_000)
   .option('--rounds <count>', 'rounds per figure (the median is reported)', positive('rounds'), 3)
   .option('--freshness-seconds <seconds>', 'how long the freshness load runs', positive('freshness-seconds'), 20)
+  .option('--serving-seconds <seconds>', 'how long each route is loaded in the serving figure, spread over the rounds', positive('serving-seconds'), 10)
   .option('--workers <count>', 'speed-layer worker threads', positive('workers'), Math.min(availableParallelism(), 8))
   .option('--markdown <file>', "also write the results into this Markdown file (relative to the repository's root), between its results markers")
   .parse();
-const options = program.opts<{ events: number; rounds: number; freshnessSeconds: number; workers: number; markdown?: string }>();
+const options = program.opts<{ events: number; rounds: number; freshnessSeconds: number; servingSeconds: number; workers: number; markdown?: string }>();
 
 const round = (value: number) => Math.round(value).toLocaleString('en');
 const ratio = (value: number) => value.toFixed(2);
+const milliseconds = (value: number) => `${value.toLocaleString('en', { maximumFractionDigits: 1 })} ms`;
 const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
 
 console.log(`Benchmarks on ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}; ${round(options.events)} events, ${options.rounds} rounds, ${options.workers} speed-layer workers\n`);
@@ -39,10 +42,13 @@ try {
   const throughput = await measureThroughput(dataset, { rounds: options.rounds, workers: options.workers });
   const recompute = await measureRecompute(dataset, { rounds: options.rounds });
   const freshness = await measureFreshness({ rate: throughput.countView / 2, seconds: options.freshnessSeconds, workers: options.workers, batchIntervalMs: 1000 });
+  const serving = await measureServing({ rounds: options.rounds, seconds: options.servingSeconds });
 
   const throughputRatio = throughput.countView / throughput.baseline;
   const recomputeRatio = recompute.recomputeMs / recompute.handWrittenMs;
   const freshnessBound = freshness.batchIntervalMs + 250;
+  const servingRatio = serving.merged.requestsPerSecond / serving.constant.requestsPerSecond;
+  const servingP99Bound = 10;
   const rows = [
     ['1. Speed layer throughput, log to durable views', `${round(throughput.countView)} events/s`, `${round(throughput.baseline)} events/s (JSON.parse + Map count)`, ratio(throughputRatio), '≥ 0.50', verdict(throughputRatio >= 0.5)],
     ['   same, folding in the main thread only', `${round(throughput.countViewOneThread)} events/s`, 'same', ratio(throughput.countViewOneThread / throughput.baseline), '', ''],
@@ -50,6 +56,8 @@ try {
     ['2. Batch recompute (archive to published version)', `${round(recompute.recomputeMs)} ms`, `${round(recompute.handWrittenMs)} ms (hand-written DuckDB query)`, ratio(recomputeRatio), '≤ 1.25', verdict(recomputeRatio <= 1.25)],
     ['3. Freshness p50', `${round(freshness.p50)} ms`, `batch interval ${freshness.batchIntervalMs} ms`, ratio(freshness.p50 / freshness.batchIntervalMs), '', ''],
     ['   Freshness p99', `${round(freshness.p99)} ms`, `batch interval ${freshness.batchIntervalMs} ms`, ratio(freshness.p99 / freshness.batchIntervalMs), `≤ ${freshnessBound} ms`, verdict(freshness.p99 <= freshnessBound)],
+    [`4. Merged point queries at concurrency ${serving.connections}`, `${round(serving.merged.requestsPerSecond)} requests/s`, `${round(serving.constant.requestsPerSecond)} requests/s (bare Express route, a constant)`, ratio(servingRatio), '≥ 0.60', verdict(servingRatio >= 0.6)],
+    ['   Merged point query p99', milliseconds(serving.merged.p99), `${milliseconds(serving.constant.p99)} (same bare route)`, ratio(serving.merged.p99 / serving.constant.p99), `≤ ${servingP99Bound} ms`, verdict(serving.merged.p99 <= servingP99Bound)],
   ];
   const table = [
     '| figure | measured | baseline (same run) | ratio | target | |',
@@ -60,6 +68,7 @@ try {
     `- ${round(options.events)} page-view events in 4 partitions; the speed layer used ${throughput.workers} worker threads; views durable (fsync \`always\`).`,
     `- Recompute: ${recompute.rows} rows; archiving the log into Parquet beforehand took ${round(recompute.archiveMs)} ms (in neither figure).`,
     `- Freshness: ${freshness.markers} marker events at ${round(freshness.achievedRate)} events/s (target load ${round(freshness.targetRate)}, half the speed layer's throughput above), one-second micro-batches.`,
+    `- Serving: \`pageviews_by_url\` of ${round(serving.state.events)} demo page views in the embedded view store, a batch version of ${serving.state.batchRows} rows and ${serving.state.slices} slices above its horizon; each query one of the ${serving.state.keys} pages over the last ${serving.state.rangeMinutes} minutes (${serving.state.windowsPerAnswer} windows). ${serving.generator} in a process of its own, ${serving.connections} connections, each route ${serving.rounds} × ${serving.secondsPerRound.toFixed(1)} s after a warm-up, alternately; ${round(serving.requests.merged)} merged and ${round(serving.requests.constant)} bare requests, all answered 2xx.`,
   ].join('\n');
   console.log(`\n${table}\n\n${notes}\n`);
   if (options.markdown) {

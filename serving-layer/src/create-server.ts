@@ -38,6 +38,8 @@ export function createServer(options: ServingOptions): Express {
 
   const app = express();
   app.disable('x-powered-by');
+  // Answers change with every micro-batch: an ETag (a hash of every body) would rarely save a transfer.
+  app.set('etag', false);
   app.set('query parser', 'simple'); // repeated parameters (?key=a&key=b) become arrays, nothing else nests
   app.use(httpMetrics(metrics));
   app.use(healthRouter(ports));

@@ -37,7 +37,8 @@ describe('MergedViewReader when the store changes during a read', () => {
   beforeEach(async () => {
     ({ store, close } = await openTestStore());
     hooked = new HookedViewStore(store);
-    reader = new MergedViewReader(hooked, catalog, { now: () => NOW });
+    // These tests drive the snapshot's re-reads, step by step: no answer cache in between.
+    reader = new MergedViewReader(hooked, catalog, { now: () => NOW, cacheAnswers: false });
     // Version 1 covers offsets below [10, 10]; above it, partition 0 has two closed slices and an open
     // one, partition 1 a closed slice and an open one. Position: [38, 31].
     await publishBatch(store, records, 1, [10, 10]);
@@ -175,7 +176,7 @@ describe('MergedViewReader when the store changes during a read', () => {
       version += 1;
       await publishBatch(store, records, version, [10, 10]);
     };
-    const limited = new MergedViewReader(hooked, catalog, { now: () => NOW, maxAttempts: 4 });
+    const limited = new MergedViewReader(hooked, catalog, { now: () => NOW, maxAttempts: 4, cacheAnswers: false });
     const error = await limited.read(VIEW).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(ConnectionError);
@@ -199,7 +200,7 @@ describe('MergedViewReader when the store changes during a read', () => {
 
   it('should fail retriably, not answer wrongly, when a chain stays broken', async () => {
     await store.deleteSlices([slices.b!]);
-    const error = await new MergedViewReader(hooked, catalog, { maxAttempts: 3 }).read(VIEW).catch((e: unknown) => e);
+    const error = await new MergedViewReader(hooked, catalog, { maxAttempts: 3, cacheAnswers: false }).read(VIEW).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConnectionError);
     expect(hooked.calls.listSlices).toBe(3);
   });

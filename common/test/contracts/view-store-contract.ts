@@ -288,10 +288,18 @@ export function describeViewStoreContract(target: ContractTarget<ViewStore>): vo
         state.list.push(99);
         const first = await store.readSlice(ref(0, 0));
         expect(first?.rows[0]?.state).toEqual({ count: 1, list: [1] });
+        // What reads return is read-only: a write to it may throw, but must never reach the store.
         const read = first!.rows[0]!.state as { count: number; list: number[] };
-        read.count = 1000;
-        read.list.push(1000);
-        first!.slice.end = 1000;
+        const attempt = (write: () => void) => {
+          try {
+            write();
+          } catch {
+            // refused, as a frozen object refuses it
+          }
+        };
+        attempt(() => (read.count = 1000));
+        attempt(() => read.list.push(1000));
+        attempt(() => (first!.slice.end = 1000));
         expect(await store.readSlice(ref(0, 0))).toEqual({
           slice: makeSlice(view, 0, 0, 1),
           rows: [{ key: 'k', windowStart: 0, state: { count: 1, list: [1] } }],

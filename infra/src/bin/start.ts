@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * `npm start`: runs the platform in one process. Invalid configuration ends it at once with exit code 1
  * and a message naming every invalid field; Ctrl-C (SIGINT) or SIGTERM shuts it down cleanly, also

@@ -93,7 +93,7 @@ export function openApiDocument(): JsonSchema {
           summary: 'Recompute a view (or every view) now',
           security: bearer,
           requestBody: { required: false, content: { 'application/json': { schema: jsonSchema(schemas.batchRunBody, 'input') } } },
-          responses: { 202: json(schemas.batchRunAnswer, 'The runs, queued or running'), ...errors(400, 401, 403, 404) },
+          responses: { 202: json(schemas.batchRunAnswer, 'The runs, queued or running'), ...errors(400, 401, 403, 404, 413) },
         },
       },
       '/batch/jobs': {

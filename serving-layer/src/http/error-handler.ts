@@ -29,7 +29,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
 }
 
 /** Codes for errors Express's body parsers raise, which carry only a status. */
-const HTTP_CODES: Record<number, string> = { 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' };
+const HTTP_CODES: Record<number, string> = { 400: 'INVALID_ARGUMENT', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' };
 
 export const unknownRoute: RequestHandler = (request, response) => {
   const body: ErrorBody = { error: { code: 'NOT_FOUND', message: `No route ${request.method} ${request.path}` } };

@@ -10,6 +10,7 @@
 import {
   ConnectionError,
   InvalidArgumentError,
+  deepFreeze,
   UnknownViewError,
   compareCodePoints,
   type Catalog,
@@ -43,7 +44,7 @@ export interface Provenance {
   newestRecordAt: number | null;
   /** How old that record is, now: the answer is this fresh. */
   freshnessMs: number | null;
-  /** Reads it took to get a consistent answer. */
+  /** Reads it took to get a consistent answer; 0 when an answer computed earlier for the same data served. */
   attempts: number;
 }
 
@@ -93,10 +94,29 @@ interface Snapshot {
 }
 
 export class MergedViewReader {
+  /**
+   * Decoded states by the stored state object they came from. Stores hand out an unchanged row as the
+   * same read-only object, so the batch version's rows and closed slices' rows are decoded once, not on
+   * every query; a rewritten row is a new object, and a new entry. Decoded states are never changed:
+   * merges go into fresh ones.
+   */
+  private readonly decoded = new WeakMap<object, RowState>();
+  /** Results by the identities of the stored states merged into them (oldest dropped first). */
+  private readonly results = new Map<string, JsonObject>();
+  /** Whole answers by the view's shape and the query (oldest dropped first). */
+  private readonly answers = new Map<string, MergedAnswer>();
+  private readonly identities = new WeakMap<object, number>();
+  private nextIdentity = 1;
+
   constructor(
     private readonly store: ViewStore,
     private readonly catalog: Catalog,
-    private readonly options: { maxAttempts?: number; now?: () => number } = {},
+    private readonly options: {
+      maxAttempts?: number;
+      now?: () => number;
+      /** Serve an answer computed for the same shape and query again. Default true. */
+      cacheAnswers?: boolean;
+    } = {},
   ) {}
 
   view(name: string): CompiledView {
@@ -107,27 +127,57 @@ export class MergedViewReader {
 
   async read(viewName: string, query: ReadQuery = {}): Promise<MergedAnswer> {
     const view = this.view(viewName);
+    const request = JSON.stringify([query.keys, query.from, query.to, query.limit, query.cursor, query.contributions ?? false]);
+    // An answer already computed for the view's current shape needs no row read at all.
+    const caching = this.options.cacheAnswers ?? true;
+    const cached = caching ? this.answers.get(`${await this.shapeNow(view)}\u0000${request}`) : undefined;
+    if (cached) return this.withFreshness(cached);
+
     const { snapshot, provenance } = await this.consistent(view, { keys: query.keys, windowFrom: query.from, windowTo: query.to });
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, 2);
     const size = view.window.windowed ? view.window.sizeMs : null;
-    let rows = this.merge(view, snapshot, query.contributions ?? false);
-    if (after) rows = rows.filter((row) => compareRows(row, { key: after[0] as string, windowStart: after[1] as number }) > 0);
-    const page = query.limit === undefined ? rows : rows.slice(0, query.limit);
+    let windows = this.inputs(snapshot);
+    if (after) windows = windows.filter((window) => compareRows(window, { key: after[0] as string, windowStart: after[1] as number }) > 0);
+    // Only the page is computed: the rest were grouped, not merged.
+    const page = query.limit === undefined ? windows : windows.slice(0, query.limit);
     const last = page.at(-1);
-    return {
+    const answer: MergedAnswer = {
       view: view.name,
-      windows: page.map((row) => ({
-        key: row.key,
-        windowStart: row.windowStart,
-        windowEnd: size === null ? null : row.windowStart + size,
-        values: view.result(row.state),
+      windows: page.map(({ key, windowStart, batch, realtime }) => ({
+        key,
+        windowStart,
+        windowEnd: size === null ? null : windowStart + size,
+        values: this.result(view, batch ? [batch, ...realtime] : realtime),
         ...(query.contributions
-          ? { batch: row.batch ? view.result(row.batch) : null, realtime: row.realtime ? view.result(row.realtime) : null }
+          ? { batch: batch ? this.result(view, [batch]) : null, realtime: realtime.length > 0 ? this.result(view, realtime) : null }
           : {}),
       })),
       provenance,
-      next: last && page.length < rows.length ? encodeCursor([last.key, last.windowStart]) : null,
+      next: last && page.length < windows.length ? encodeCursor([last.key, last.windowStart]) : null,
     };
+    if (!caching) return answer;
+    if (this.answers.size >= ANSWER_CACHE_SIZE) this.answers.delete(this.answers.keys().next().value!);
+    this.answers.set(`${shapeOf(view.name, provenance.batch?.version ?? 0, provenance.slices)}\u0000${request}`, answer);
+    return answer;
+  }
+
+  /**
+   * The view's shape now: its batch version and its live slices' edges. Rows change only when these do
+   * (a slice's rows with its end; a published version never), so equal shapes mean equal answers. The
+   * two reads are not atomic, but only consistent snapshots are ever cached, so a shape read across a
+   * change matches nothing and the read goes the long way.
+   */
+  private async shapeNow(view: CompiledView): Promise<string> {
+    const [manifest, slices] = await Promise.all([this.store.readManifest(view.name), this.store.listSlices(view.name)]);
+    const horizon = manifest?.horizon ?? [];
+    return shapeOf(view.name, manifest?.version ?? 0, slices.filter((slice) => slice.start >= (horizon[slice.partition] ?? 0)));
+  }
+
+  /** A cached answer with its freshness as of now: the only part that changes while the shape does not. */
+  private withFreshness(answer: MergedAnswer): MergedAnswer {
+    const { newestRecordAt } = answer.provenance;
+    const now = (this.options.now ?? Date.now)();
+    return { ...answer, provenance: { ...answer.provenance, freshnessMs: newestRecordAt === null ? null : Math.max(0, now - newestRecordAt), attempts: 0 } };
   }
 
   /** Every key the view holds, in order, paged. */
@@ -231,21 +281,81 @@ export class MergedViewReader {
     };
   }
 
+  /** A snapshot's stored states per (key, window), in order: the batch version's, then the slices'. */
+  private inputs(snapshot: Snapshot): WindowInputs[] {
+    const windows = new Map<string, WindowInputs>();
+    const entry = (key: string, windowStart: number): WindowInputs => {
+      const id = `${windowStart}\u0000${key}`;
+      let window = windows.get(id);
+      if (!window) windows.set(id, (window = { key, windowStart, batch: undefined, realtime: [] }));
+      return window;
+    };
+    for (const row of snapshot.batchRows) entry(row.key, row.windowStart).batch = row.state;
+    for (const { rows } of snapshot.slices) for (const row of rows) entry(row.key, row.windowStart).realtime.push(row.state);
+    return [...windows.values()].sort(compareRows);
+  }
+
+  /**
+   * The merged result of stored states, cached by their identities: while none of them is rewritten,
+   * every query of the window gets the result computed the first time, without merging or estimating
+   * again. A rewritten row is a new object, so a cached result never outlives its inputs.
+   */
+  private result(view: CompiledView, parts: readonly JsonObject[]): JsonObject {
+    const cacheKey = `${view.name}\u0000${parts.map((part) => this.identity(part)).join(',')}`;
+    let result = this.results.get(cacheKey);
+    if (!result) {
+      const state = view.createState();
+      for (const part of parts) view.merge(state, this.decode(view, part));
+      result = deepFreeze(view.result(state));
+      if (this.results.size >= RESULT_CACHE_SIZE) this.results.delete(this.results.keys().next().value!);
+      this.results.set(cacheKey, result);
+    }
+    return result;
+  }
+
+  private identity(json: JsonObject): number {
+    let id = this.identities.get(json);
+    if (id === undefined) this.identities.set(json, (id = this.nextIdentity++));
+    return id;
+  }
+
+  private decode(view: CompiledView, json: JsonObject): RowState {
+    let state = this.decoded.get(json);
+    if (!state) this.decoded.set(json, (state = view.fromJson(json)));
+    return state;
+  }
+
   /** Rows merged per (key, window), in order; with `contributions`, the two layers' parts kept apart. */
   private merge(view: CompiledView, snapshot: Snapshot, contributions: boolean): MergedRow[] {
     const merged = new Map<string, MergedRow>();
     const add = (row: { key: string; windowStart: number; state: JsonObject }, layer: 'batch' | 'realtime') => {
       const id = `${row.windowStart}\u0000${row.key}`;
-      const state = view.fromJson(row.state);
+      const state = this.decode(view, row.state);
       let entry = merged.get(id);
       if (!entry) merged.set(id, (entry = { key: row.key, windowStart: row.windowStart, state: view.createState(), batch: null, realtime: null }));
-      if (contributions) entry[layer] = entry[layer] ? view.merge(entry[layer], view.clone(state)) : view.clone(state);
+      if (contributions) entry[layer] = entry[layer] ? view.merge(entry[layer], state) : view.clone(state);
       view.merge(entry.state, state);
     };
     for (const row of snapshot.batchRows) add(row, 'batch');
     for (const { rows } of snapshot.slices) for (const row of rows) add(row, 'realtime');
     return [...merged.values()].sort(compareRows);
   }
+}
+
+interface WindowInputs {
+  key: string;
+  windowStart: number;
+  batch: JsonObject | undefined;
+  realtime: JsonObject[];
+}
+
+/** Window results kept: enough for every key and window a dashboard polls, bounded all the same. */
+const RESULT_CACHE_SIZE = 50_000;
+const ANSWER_CACHE_SIZE = 10_000;
+
+function shapeOf(view: string, version: number, slices: readonly { partition: number; start: number; end: number; closed: boolean }[]): string {
+  const edges = slices.map((slice) => `${slice.partition}:${slice.start}:${slice.end}:${slice.closed ? 1 : 0}`).sort();
+  return `${view}\u0000${version}\u0000${edges.join(',')}`;
 }
 
 interface MergedRow {

@@ -54,7 +54,9 @@ export function batchRouter(catalog: Catalog, scheduler: Scheduler): Router {
         lastFinished: status.lastFinished && describeRun(status.lastFinished),
       });
     }
-    const runs = (await scheduler.listRuns({ limit: Math.max(query.limit * views.length, query.limit) }))
+    // Every run, then this view's: a limit here would count other jobs' runs (the archiver's, other
+    // views') and could leave out the newest runs asked for.
+    const runs = (await scheduler.listRuns())
       .filter((run) => views.includes(viewOfRecomputeJob(run.name) ?? ''))
       .slice(0, query.limit);
     response.json({ jobs, runs: runs.map(describeRun) });
@@ -73,8 +75,10 @@ export function batchRouter(catalog: Catalog, scheduler: Scheduler): Router {
 function describeRun(run: JobRun) {
   const result = (run.result ?? {}) as JsonObject;
   const end = run.finishedAt ?? (run.startedAt === null ? null : Date.now());
+  // `data` is what a trigger passed to the handler (nothing, from here): not part of the documented run.
+  const { data: _data, ...described } = run;
   return {
-    ...run,
+    ...described,
     view: viewOfRecomputeJob(run.name) ?? null,
     durationMs: run.startedAt === null || end === null ? null : end - run.startedAt,
     version: typeof result.version === 'number' ? result.version : null,

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import express, { Router } from 'express';
 
 /** The dashboard's files: from src/ (tests) and from dist/ alike, the package's dashboard/ folder. */
-const DASHBOARD = fileURLToPath(new URL('../dashboard/', import.meta.url));
+const DASHBOARD = fileURLToPath(new URL('../../dashboard/', import.meta.url)); // this file is in src/routes/ or dist/routes/
 // The package exports no path to its browser build: find it beside the entry point it does export.
 const CHART_JS = join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js');
 

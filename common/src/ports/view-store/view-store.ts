@@ -4,6 +4,10 @@
  *
  * Rows hold aggregate *state* (a monoid value, opaque to the store) per key and event-time window. All
  * writes are absolute values, never increments, so writing the same thing twice changes nothing.
+ *
+ * What reads return is read-only: an adapter may share it between readers (the embedded one hands out
+ * frozen objects), so a write to it throws or is lost, and never reaches the store. An unchanged row
+ * read twice may come back as the same object, which lets readers cache what they decode from it.
  */
 import type { JsonObject, JsonValue } from '../../records/json.js';
 

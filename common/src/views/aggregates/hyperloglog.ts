@@ -11,9 +11,105 @@ export const PRECISION = 12;
 export const REGISTER_COUNT = 1 << PRECISION;
 const REST_BITS = 64 - PRECISION;
 const REST_MASK = (1n << BigInt(REST_BITS)) - 1n;
+/** Past this many set registers a sketch is kept as a byte per register: smaller, and faster to merge. */
+const SPARSE_LIMIT = 64;
+/** 2^-rank, for every rank a register can hold. */
+const POWERS = Float64Array.from({ length: REST_BITS + 2 }, (_, rank) => 2 ** -rank);
 
-/** Register index → rank; absent registers are 0. */
-export type Registers = Map<number, number>;
+/**
+ * A sketch's registers: a map of the set ones while few are, a byte array of all of them after. Both
+ * forms hold the same registers and encode to the same text.
+ */
+export class Registers {
+  private sparse: Map<number, number> | null = new Map();
+  private dense: Uint8Array | null = null;
+
+  static fromEntries(entries: Iterable<readonly [number, number]>): Registers {
+    const registers = new Registers();
+    for (const [index, rank] of entries) registers.raise(index, rank);
+    return registers;
+  }
+
+  /** How many registers are set. */
+  get size(): number {
+    if (this.sparse) return this.sparse.size;
+    let set = 0;
+    for (const rank of this.dense!) if (rank !== 0) set++;
+    return set;
+  }
+
+  /** Keeps the larger of the register's rank and `rank`. */
+  raise(index: number, rank: number): void {
+    if (this.dense) {
+      if (this.dense[index]! < rank) this.dense[index] = rank;
+      return;
+    }
+    const sparse = this.sparse!;
+    if ((sparse.get(index) ?? 0) < rank) sparse.set(index, rank);
+    if (sparse.size > SPARSE_LIMIT) this.densify();
+  }
+
+  /** Raises every register to `other`'s; `other` is left as it was. */
+  merge(other: Registers): void {
+    if (other.dense) {
+      if (!this.dense) this.densify();
+      const into = this.dense!;
+      const from = other.dense;
+      for (let i = 0; i < REGISTER_COUNT; i++) if (into[i]! < from[i]!) into[i] = from[i]!;
+      return;
+    }
+    for (const [index, rank] of other.sparse!) this.raise(index, rank);
+  }
+
+  clone(): Registers {
+    const copy = new Registers();
+    if (this.dense) {
+      copy.sparse = null;
+      copy.dense = this.dense.slice();
+    } else {
+      copy.sparse = new Map(this.sparse);
+    }
+    return copy;
+  }
+
+  /** The set registers, by index. */
+  toArray(): [index: number, rank: number][] {
+    if (this.sparse) return [...this.sparse].sort((a, b) => a[0] - b[0]);
+    const set: [number, number][] = [];
+    this.dense!.forEach((rank, index) => rank !== 0 && set.push([index, rank]));
+    return set;
+  }
+
+  /**
+   * The cardinality estimate, with the linear-counting correction for small sets. The sum runs over a
+   * histogram of ranks in rank order, so equal registers give the same estimate in whatever form or
+   * order they were built (floating-point addition is not associative).
+   */
+  estimate(): number {
+    const histogram = new Float64Array(POWERS.length);
+    if (this.dense) for (const rank of this.dense) histogram[rank]!++;
+    else {
+      histogram[0] = REGISTER_COUNT - this.sparse!.size;
+      for (const rank of this.sparse!.values()) histogram[rank]!++;
+    }
+    const empty = histogram[0]!;
+    if (empty === REGISTER_COUNT) return 0;
+    let sum = 0;
+    for (let rank = 0; rank < histogram.length; rank++) sum += histogram[rank]! * POWERS[rank]!;
+    const m = REGISTER_COUNT;
+    const alpha = 0.7213 / (1 + 1.079 / m);
+    const raw = (alpha * m * m) / sum;
+    if (raw <= 2.5 * m && empty > 0) return Math.round(m * Math.log(m / empty));
+    return Math.round(raw);
+  }
+
+  private densify(): void {
+    const dense = new Uint8Array(REGISTER_COUNT);
+    for (const [index, rank] of this.sparse!) dense[index] = rank;
+    this.dense = dense;
+    this.sparse = null;
+  }
+}
 
 const cache = new Map<string, number>();
 const CACHE_LIMIT = 100_000;
@@ -39,43 +135,32 @@ export function registerOf(value: string): number {
 
 export function addValue(registers: Registers, value: string): void {
   const packed = registerOf(value);
-  const index = Math.floor(packed / 256);
-  const rank = packed % 256;
-  if ((registers.get(index) ?? 0) < rank) registers.set(index, rank);
+  registers.raise(Math.floor(packed / 256), packed % 256);
 }
 
 export function mergeRegisters(into: Registers, from: Registers): void {
-  for (const [index, rank] of from) if ((into.get(index) ?? 0) < rank) into.set(index, rank);
+  into.merge(from);
 }
 
-/** The cardinality estimate, with the linear-counting correction for small sets. */
 export function estimate(registers: Registers): number {
-  if (registers.size === 0) return 0;
-  const m = REGISTER_COUNT;
-  let sum = m - registers.size; // each empty register adds 2^-0
-  for (const rank of registers.values()) sum += 2 ** -rank;
-  const alpha = 0.7213 / (1 + 1.079 / m);
-  const raw = (alpha * m * m) / sum;
-  const empty = m - registers.size;
-  if (raw <= 2.5 * m && empty > 0) return Math.round(m * Math.log(m / empty));
-  return Math.round(raw);
+  return registers.estimate();
 }
 
 /** Sparse encoding: base64 of (u16 index, u8 rank) triples sorted by index, so equal registers give equal text. */
 export function encodeRegisters(registers: Registers): string {
-  const indexes = [...registers.keys()].sort((a, b) => a - b);
-  const buffer = Buffer.allocUnsafe(indexes.length * 3);
-  indexes.forEach((index, i) => {
+  const set = registers.toArray();
+  const buffer = Buffer.allocUnsafe(set.length * 3);
+  set.forEach(([index, rank], i) => {
     buffer.writeUInt16BE(index, i * 3);
-    buffer.writeUInt8(registers.get(index)!, i * 3 + 2);
+    buffer.writeUInt8(rank, i * 3 + 2);
   });
   return buffer.toString('base64');
 }
 
 export function decodeRegisters(text: string): Registers {
   const buffer = Buffer.from(text, 'base64');
-  const registers: Registers = new Map();
-  for (let at = 0; at + 3 <= buffer.length; at += 3) registers.set(buffer.readUInt16BE(at), buffer.readUInt8(at + 2));
+  const registers = new Registers();
+  for (let at = 0; at + 3 <= buffer.length; at += 3) registers.raise(buffer.readUInt16BE(at), buffer.readUInt8(at + 2));
   return registers;
 }
 

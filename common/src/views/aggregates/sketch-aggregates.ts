@@ -3,7 +3,7 @@ import type { JsonObject, JsonValue } from '../../records/json.js';
 import type { Value } from '../expression/ast.js';
 import { compareCodePoints, type CompiledExpression } from '../expression/compile.js';
 import { toNumber, type Aggregate } from './aggregate.js';
-import { addValue, decodeRegisters, encodeRegisters, estimate, hashSql, mergeRegisters, registerSql, type Registers } from './hyperloglog.js';
+import { Registers, addValue, decodeRegisters, encodeRegisters, estimate, hashSql, mergeRegisters, registerSql } from './hyperloglog.js';
 
 /** The approximate number of distinct non-null values (HyperLogLog, about 1.6% standard error). */
 export class ApproxDistinctAggregate implements Aggregate<Registers> {
@@ -15,7 +15,7 @@ export class ApproxDistinctAggregate implements Aggregate<Registers> {
     readonly argument: CompiledExpression,
   ) {}
 
-  create = (): Registers => new Map();
+  create = (): Registers => new Registers();
   add = (state: Registers, value: Value) => {
     addValue(state, value as string);
     return state;
@@ -41,11 +41,8 @@ export class ApproxDistinctAggregate implements Aggregate<Registers> {
     },
   };
 
-  fromSql = ([list]: unknown[]): Registers => {
-    const registers: Registers = new Map();
-    for (const { i, r } of (list as { i: unknown; r: unknown }[] | null) ?? []) registers.set(toNumber(i), toNumber(r));
-    return registers;
-  };
+  fromSql = ([list]: unknown[]): Registers =>
+    Registers.fromEntries(((list as { i: unknown; r: unknown }[] | null) ?? []).map(({ i, r }) => [toNumber(i), toNumber(r)] as const));
 }
 
 /**

@@ -159,7 +159,7 @@ export class EmbeddedViewStore implements ViewStore {
   async readManifest(view: string): Promise<BatchManifest | undefined> {
     this.assertOpen();
     const manifest = this.views.get(validateViewName(view))?.manifest;
-    return manifest && structuredClone(manifest);
+    return manifest;
   }
 
   async readBatchRows(view: string, version: number, filter?: RowFilter): Promise<ViewRow[]> {
@@ -289,7 +289,7 @@ function apply(views: Map<string, ViewTables>, entry: Entry): void {
       const tables = tablesOf(views, entry.manifest.view);
       // No empty table for a version published without rows: it is listed through the manifest while it
       // serves, and not at all afterwards, as it holds nothing (a compaction could not keep an empty table).
-      tables.manifest = entry.manifest;
+      tables.manifest = Object.freeze({ ...entry.manifest, horizon: Object.freeze([...entry.manifest.horizon]) }) as BatchManifest;
       return;
     }
     case 'delete-version':

@@ -1,4 +1,4 @@
-import type { JsonValue } from '../../../records/json.js';
+import { deepFreeze, type JsonValue } from '../../../records/json.js';
 import type { RowFilter, ViewRow } from '../view-store.js';
 
 /** Rows of one slice or batch version: key → window start → state. */
@@ -10,8 +10,10 @@ export class RowTable {
     return this.count;
   }
 
+  /** Stores states frozen: readers share them, and a mistaken write to one fails instead of corrupting the table. */
   upsert(rows: Iterable<ViewRow>): void {
     for (const { key, windowStart, state } of rows) {
+      deepFreeze(state);
       let windows = this.rows.get(key);
       if (!windows) this.rows.set(key, (windows = new Map()));
       if (!windows.has(windowStart)) this.count++;
@@ -19,7 +21,7 @@ export class RowTable {
     }
   }
 
-  /** Copies of the matching rows (callers may change them freely), ordered by key then window start. */
+  /** The matching rows, ordered by key then window start. States are the stored (frozen) objects. */
   select(filter: RowFilter = {}): ViewRow[] {
     const from = filter.windowFrom ?? Number.NEGATIVE_INFINITY;
     const to = filter.windowTo ?? Number.POSITIVE_INFINITY;
@@ -29,7 +31,7 @@ export class RowTable {
       const windows = this.rows.get(key);
       if (!windows) continue;
       const starts = [...windows.keys()].filter((start) => start >= from && start < to).sort((a, b) => a - b);
-      for (const windowStart of starts) result.push({ key, windowStart, state: structuredClone(windows.get(windowStart)!) });
+      for (const windowStart of starts) result.push({ key, windowStart, state: windows.get(windowStart)! });
     }
     return result;
   }
