@@ -49,6 +49,33 @@ describe('loadConfig', () => {
       expect(() => loadConfig({ env: { MAX_INGEST_BYTES: '10' } })).toThrow(/http\.maxIngestBytes/);
     });
 
+    it('should read the real engines\' settings, lists split at commas', () => {
+      const config = loadConfig({
+        env: {
+          LOG: 'kafka',
+          KAFKA_BROKERS: 'kafka-1:9092, kafka-2:9092',
+          VIEWS: 'cassandra',
+          CASSANDRA_CONTACT_POINTS: 'cassandra-1',
+          LAKE: 's3',
+          S3_BUCKET: 'lambda-lake',
+          S3_ENDPOINT: 'http://minio:9000',
+          SCHEDULER: 'bullmq',
+          REDIS_URL: 'redis://redis:6379',
+        },
+      });
+      expect(config.eventLog.kafka.brokers).toEqual(['kafka-1:9092', 'kafka-2:9092']);
+      expect(config.viewStore.cassandra).toMatchObject({ contactPoints: ['cassandra-1'], consistency: 'LOCAL_QUORUM', keyspace: 'lambda' });
+      expect(config.lake.s3).toMatchObject({ bucket: 'lambda-lake', endpoint: 'http://minio:9000', forcePathStyle: true });
+      expect(config.scheduler.bullmq.redisUrl).toBe('redis://redis:6379');
+    });
+
+    it('should name what a chosen engine is missing', () => {
+      const error = configErrorOf(() => loadConfig({ env: { LOG: 'kafka', VIEWS: 'cassandra', LAKE: 's3', SCHEDULER: 'bullmq', REDIS_URL: 'http://redis' } }));
+      const paths = error.issues.map((issue) => issue.path);
+      expect(paths).toEqual(expect.arrayContaining(['eventLog.kafka.brokers', 'viewStore.cassandra.contactPoints', 'lake.s3.bucket', 'scheduler.bullmq.redisUrl']));
+      expect(error.message).toContain('KAFKA_BROKERS');
+    });
+
     it('should ignore empty ones', () => {
       expect(loadConfig({ env: { HTTP_PORT: '' } }).http.port).toBe(8080);
     });
@@ -90,6 +117,13 @@ describe('loadConfig', () => {
       expect(error.issues).toHaveLength(1);
       expect(error.message).toContain('is not valid JSON');
       expect(error.message).toContain(path);
+    });
+
+    it('should refuse a speed-layer instance outside the group, naming both settings', () => {
+      const error = configErrorOf(() => loadConfig({ env: { SPEED_INSTANCES: '3', SPEED_INSTANCE: '3' } }));
+      expect(error.issues.map((issue) => issue.path)).toEqual(['speedLayer.instance']);
+      expect(error.message).toContain('speedLayer.instances');
+      expect(loadConfig({ env: { SPEED_INSTANCES: '3', SPEED_INSTANCE: '2' } }).speedLayer).toMatchObject({ instances: 3, instance: 2 });
     });
 
     it('should say when the config file cannot be read', () => {

@@ -11,6 +11,12 @@ const MiB = 1024 * 1024;
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const fsyncPolicy = z.enum(['always', 'interval', 'never']);
 const boolean = z.union([z.boolean(), z.stringbool()], { error: 'must be true or false' });
+/** A list, or text with its items separated by commas (as environment variables give it). */
+const list = z.union([
+  z.array(z.string().trim().min(1)),
+  z.string().transform((text) => text.split(',').map((item) => item.trim()).filter((item) => item.length > 0)),
+]);
+const port = integer(0, 65_535);
 /** Milliseconds, or a duration such as '30s', '1m'. */
 const duration = z.union([z.number(), z.string()]).transform((value, context) => {
   try {
@@ -34,36 +40,133 @@ export const configSchema = z
       .prefault({}),
     eventLog: z
       .object({
-        adapter: z.enum(['embedded']).default('embedded'),
+        adapter: z.enum(['embedded', 'kafka']).default('embedded'),
         fsync: fsyncPolicy.default('always'),
         fsyncIntervalMs: integer(1, 60_000).default(1000),
         segmentBytes: integer(1 * MiB, 1024 * MiB).default(64 * MiB),
         /** Partitions of topics the platform creates itself. */
         defaultPartitions: integer(1, 1024).default(4),
+        /** The Kafka adapter's cluster (when `adapter` is 'kafka'). */
+        kafka: z
+          .object({
+            /** Bootstrap brokers, `host:port`. */
+            brokers: list.default([]),
+            clientId: z.string().min(1).default('lambda-platform'),
+            ssl: boolean.default(false),
+            sasl: z
+              .object({
+                mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+                username: z.string().min(1),
+                password: z.string().min(1),
+              })
+              .strict()
+              .optional(),
+            /** Replication factor of topics the platform creates. */
+            replicationFactor: integer(1, 16).default(1),
+            connectionTimeoutMs: integer(100, 120_000).default(3000),
+            requestTimeoutMs: integer(100, 300_000).default(30_000),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .refine((log) => log.adapter !== 'kafka' || log.kafka.brokers.length > 0, {
+        message: "needs at least one broker when the event log's adapter is 'kafka' (KAFKA_BROKERS=host:9092,...)",
+        path: ['kafka', 'brokers'],
+      })
+      .prefault({}),
+    kafkaServer: z
+      .object({
+        /** Serve the embedded event log over the Kafka protocol, so Kafka clients can produce and consume. */
+        enabled: boolean.default(true),
+        host: z.string().min(1).default('127.0.0.1'),
+        port: port.default(9092),
+        /** The largest request frame accepted; a larger one closes the connection. */
+        maxFrameBytes: integer(1024, 1024 * MiB).default(100 * MiB),
       })
       .strict()
       .prefault({}),
     viewStore: z
       .object({
-        adapter: z.enum(['embedded']).default('embedded'),
+        adapter: z.enum(['embedded', 'cassandra']).default('embedded'),
         fsync: fsyncPolicy.default('always'),
         fsyncIntervalMs: integer(1, 60_000).default(1000),
+        /** The Cassandra adapter's cluster (when `adapter` is 'cassandra'). */
+        cassandra: z
+          .object({
+            contactPoints: list.default([]),
+            localDataCenter: z.string().min(1).default('datacenter1'),
+            keyspace: z
+              .string()
+              .regex(/^[a-z][a-z0-9_]{0,47}$/, 'must be a lower-case CQL identifier (letters, digits, _; 48 at most)')
+              .default('lambda'),
+            /** Consistency of every read and write. */
+            consistency: z.enum(['ONE', 'LOCAL_ONE', 'QUORUM', 'LOCAL_QUORUM', 'EACH_QUORUM', 'ALL']).default('LOCAL_QUORUM'),
+            /** Create the keyspace and tables (infra/cassandra/schema.cql) at start. */
+            applySchema: boolean.default(true),
+            /** Replication factor of a keyspace the platform creates. */
+            replicationFactor: integer(1, 16).default(1),
+            username: z.string().min(1).optional(),
+            password: z.string().min(1).optional(),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
+      .refine((store) => store.adapter !== 'cassandra' || store.cassandra.contactPoints.length > 0, {
+        message: "needs at least one contact point when the view store's adapter is 'cassandra' (CASSANDRA_CONTACT_POINTS=host,...)",
+        path: ['cassandra', 'contactPoints'],
+      })
       .prefault({}),
     lake: z
       .object({
-        adapter: z.enum(['local']).default('local'),
+        adapter: z.enum(['local', 's3']).default('local'),
         /** The local lake's folder; `<dataDir>/lake` when unset. */
         dir: z.string().min(1).optional(),
+        /** The S3 adapter's bucket (when `adapter` is 's3'). */
+        s3: z
+          .object({
+            bucket: z.string().min(3).max(63).optional(),
+            /** A key prefix inside the bucket, so several platforms can share one. */
+            prefix: z.string().default(''),
+            region: z.string().min(1).default('us-east-1'),
+            /** A non-AWS endpoint such as MinIO's (`http://host:9000`); AWS's own when unset. */
+            endpoint: z.url().optional(),
+            /** Path-style URLs (`endpoint/bucket/key`), as MinIO and s3rver need. */
+            forcePathStyle: boolean.default(true),
+            /** Credentials; the AWS SDK's own chain (environment, profile, instance role) when unset. */
+            accessKeyId: z.string().min(1).optional(),
+            secretAccessKey: z.string().min(1).optional(),
+            /** Objects larger than this are uploaded in parts. */
+            multipartThresholdBytes: integer(5 * MiB, 5 * 1024 * MiB).default(16 * MiB),
+            /** Attempts per request, with exponential backoff and jitter between them. */
+            maxAttempts: integer(1, 20).default(5),
+            /** Where the batch layer keeps downloaded objects for DuckDB; `<dataDir>/lake-cache` when unset. */
+            cacheDir: z.string().min(1).optional(),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
+      .refine((lake) => lake.adapter !== 's3' || lake.s3.bucket !== undefined, {
+        message: "needs a bucket when the lake's adapter is 's3' (S3_BUCKET)",
+        path: ['s3', 'bucket'],
+      })
       .prefault({}),
     scheduler: z
       .object({
-        adapter: z.enum(['in-process']).default('in-process'),
+        adapter: z.enum(['in-process', 'bullmq']).default('in-process'),
         /** Finished runs kept per job for status and history. */
         historyLimit: integer(1, 10_000).default(100),
+        /** The BullMQ adapter's Redis (when `adapter` is 'bullmq'). */
+        bullmq: z
+          .object({
+            redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
+            /** Prefix of every Redis key, so several platforms can share one Redis. */
+            prefix: z.string().min(1).default('lambda'),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
@@ -77,8 +180,16 @@ export const configSchema = z
         sliceMaxAge: duration.default(60_000),
         /** Worker threads folding partitions in parallel: a number (0: fold in the main thread), or 'auto' for one per core. */
         workers: z.union([z.literal('auto'), integer(0, 64)], { error: "must be 'auto' or a number of threads from 0 to 64" }).default('auto'),
+        /** How many speed-layer processes share the work: each folds the partitions p with p mod instances = its instance. */
+        instances: integer(1, 1024).default(1),
+        /** This process's place among them, from 0. */
+        instance: integer(0, 1023).default(0),
       })
       .strict()
+      .refine((speed) => speed.instance < speed.instances, {
+        message: 'must be below speedLayer.instances (instances are numbered from 0)',
+        path: ['instance'],
+      })
       .prefault({}),
     batchLayer: z
       .object({
@@ -88,6 +199,25 @@ export const configSchema = z
         recomputeCron: z.string().min(1).optional(),
         /** How long covered slices and superseded versions stay after a publish. */
         cleanupGrace: duration.default(30_000),
+        /**
+         * 'none': one DuckDB query per recompute, in the batch-layer process. 'bullmq': one BullMQ job per
+         * lake partition, run by partition workers on any number of machines, merged by the views' monoids.
+         */
+        fanOut: z.enum(['none', 'bullmq']).default('none'),
+        /** Partition jobs each process runs at once (batch-layer and batch-worker processes); 0: none in the batch layer. */
+        partitionConcurrency: integer(0, 64).default(1),
+      })
+      .strict()
+      .prefault({}),
+    kappa: z
+      .object({
+        /**
+         * Views run in Kappa mode: no batch layer, one stream pipeline from offset 0 maintains them, and a
+         * compactor folds their closed slices into a new version. `*` names every view.
+         */
+        views: list.default([]),
+        /** How often the compactor folds each Kappa view's closed slices into a new version. */
+        compactEvery: duration.default(30_000),
       })
       .strict()
       .prefault({}),
@@ -123,7 +253,11 @@ export const configSchema = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .refine((config) => config.batchLayer.fanOut !== 'bullmq' || config.scheduler.adapter === 'bullmq', {
+    message: "needs the BullMQ scheduler (SCHEDULER=bullmq): partition jobs go through its Redis",
+    path: ['batchLayer', 'fanOut'],
+  });
 
 export type PlatformConfig = z.output<typeof configSchema>;
 /** What a config file or a test may set: every field optional. */

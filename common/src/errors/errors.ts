@@ -159,3 +159,18 @@ export class ConfigError extends PlatformError {
 export function isRetriable(error: unknown): boolean {
   return error instanceof PlatformError && error.retriable;
 }
+
+/**
+ * A streaming query asks for something its output mode cannot give on an unbounded table (a limit, a
+ * sort, append without a watermark...). Thrown when the query starts, naming the operation and the mode.
+ */
+export class UnsupportedOperationError extends InvalidArgumentError {
+  override readonly code = 'UNSUPPORTED_OPERATION';
+  constructor(
+    readonly operation: string,
+    readonly outputMode: string,
+    message: string,
+  ) {
+    super(message, { operation, outputMode });
+  }
+}

@@ -7,3 +7,11 @@ export function recomputeJobName(view: string): string {
 export function viewOfRecomputeJob(name: string): string | undefined {
   return name.startsWith('recompute:') ? name.slice('recompute:'.length) : undefined;
 }
+
+/**
+ * The scheduler job that archives a topic read only by Kappa views: no recompute archives it, yet a
+ * Kappa reprocess needs the lake for the offsets the log's retention has dropped.
+ */
+export function archiveJobName(topic: string): string {
+  return `archive:${topic}`;
+}

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../../errors/errors.js';
-import type { JobOptions, Repeat } from './scheduler.js';
+import type { JobOptions, JobProgress, JobRun, Repeat } from './scheduler.js';
 
 const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9:._@-]{0,127}$/;
 
@@ -37,4 +37,16 @@ export function validateJobOptions(options: JobOptions, name: string): void {
       name,
     });
   }
+}
+
+/** A progress report as stored: a percentage clamped to 0..100, with its message if any. */
+export function normalizeProgress(progress: number | JobProgress): JobProgress {
+  const value = typeof progress === 'number' ? { percent: progress } : progress;
+  if (!Number.isFinite(value?.percent)) throw new InvalidArgumentError(`Progress must be a number from 0 to 100`, { progress });
+  return { ...value, percent: Math.min(100, Math.max(0, value.percent)) };
+}
+
+/** A run's number within its job: the last part of its id (`<job>.<n>`). */
+export function runNumber(run: JobRun): number {
+  return Number(run.id.slice(run.id.lastIndexOf('.') + 1));
 }

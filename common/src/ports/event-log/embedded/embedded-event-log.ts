@@ -73,6 +73,8 @@ const TOPIC_FILE = 'topic.json';
 
 export class EmbeddedEventLog implements EventLog {
   private closed = false;
+  /** Topics being created right now. */
+  private readonly creatingTopics = new Set<string>();
   private readonly metrics;
 
   private constructor(
@@ -155,19 +157,25 @@ export class EmbeddedEventLog implements EventLog {
     this.assertOpen();
     validateTopicName(topic);
     const partitions = validatePartitionCount(options?.partitions, topic);
-    if (this.topics.has(topic)) throw new TopicExistsError(`Topic "${topic}" already exists`, { topic });
-    // Built aside and renamed into place, so a crash never leaves a half-created topic.
-    const topicsDirectory = join(this.directory, 'topics');
-    const staging = join(topicsDirectory, `.creating-${topic}-${randomBytes(4).toString('hex')}`);
-    await mkdir(staging);
-    await writeFileAtomic(join(staging, TOPIC_FILE), JSON.stringify({ partitions }));
-    await rename(staging, join(topicsDirectory, topic));
-    await syncDirectory(topicsDirectory);
-    const logs: PartitionLog[] = [];
-    for (let partition = 0; partition < partitions; partition++) {
-      logs.push(await PartitionLog.open(join(topicsDirectory, topic, String(partition)), topic, partition, this.partitionOptions));
+    // Reserved at once, so a second create of the same name while this one is on disk fails as Kafka's would.
+    if (this.topics.has(topic) || this.creatingTopics.has(topic)) throw new TopicExistsError(`Topic "${topic}" already exists`, { topic });
+    this.creatingTopics.add(topic);
+    try {
+      // Built aside and renamed into place, so a crash never leaves a half-created topic.
+      const topicsDirectory = join(this.directory, 'topics');
+      const staging = join(topicsDirectory, `.creating-${topic}-${randomBytes(4).toString('hex')}`);
+      await mkdir(staging);
+      await writeFileAtomic(join(staging, TOPIC_FILE), JSON.stringify({ partitions }));
+      await rename(staging, join(topicsDirectory, topic));
+      await syncDirectory(topicsDirectory);
+      const logs: PartitionLog[] = [];
+      for (let partition = 0; partition < partitions; partition++) {
+        logs.push(await PartitionLog.open(join(topicsDirectory, topic, String(partition)), topic, partition, this.partitionOptions));
+      }
+      this.topics.set(topic, { name: topic, partitions: logs, nextPartition: 0 });
+    } finally {
+      this.creatingTopics.delete(topic);
     }
-    this.topics.set(topic, { name: topic, partitions: logs, nextPartition: 0 });
     this.logger.info({ topic, partitions }, 'created topic');
   }
 

@@ -7,8 +7,8 @@ import { Cron } from 'croner';
 import { ClosedError, InvalidArgumentError, TimeoutError, UnknownJobError } from '../../../errors/errors.js';
 import { silentLogger, type Logger } from '../../../logging/logger.js';
 import type { JsonValue } from '../../../records/json.js';
-import type { JobHandler, JobOptions, JobProgress, JobRun, JobStatus, JobTrigger, Repeat, Scheduler } from '../scheduler.js';
-import { validateJobName, validateJobOptions, validateRepeat } from '../validation.js';
+import type { JobHandler, JobOptions, JobRun, JobStatus, JobTrigger, Repeat, Scheduler } from '../scheduler.js';
+import { normalizeProgress, runNumber, validateJobName, validateJobOptions, validateRepeat } from '../validation.js';
 
 /** The longest delay a Node.js timer holds; a longer one fires after 1 ms. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -308,16 +308,6 @@ export class InProcessScheduler implements Scheduler {
   private assertOpen(): void {
     if (this.closed) throw new ClosedError('The scheduler');
   }
-}
-
-function normalizeProgress(progress: number | JobProgress): JobProgress {
-  const value = typeof progress === 'number' ? { percent: progress } : progress;
-  if (!Number.isFinite(value?.percent)) throw new InvalidArgumentError(`Progress must be a number from 0 to 100`, { progress });
-  return { ...value, percent: Math.min(100, Math.max(0, value.percent)) };
-}
-
-function runNumber(run: JobRun): number {
-  return Number(run.id.slice(run.id.lastIndexOf('.') + 1));
 }
 
 function copy(run: JobRun): JobRun {

@@ -1,0 +1,90 @@
+/**
+ * A view's SQL over archive files in DuckDB, below a horizon: the one query both recompute paths run,
+ * over every partition at once (one process) or over one partition's files (a partition job). Rows carry
+ * each aggregate's state as JSON, so the states of several partitions merge with the view's monoids.
+ */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BIGINT, LIST, VARCHAR, listValue, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import { SqlParameters, type CompiledView, type Lake, type Logger, type ViewRow } from '@lambda/common';
+import type { ArchiveFile } from './archive-layout.js';
+import { queryRows, type DuckDbEngine } from './duckdb-engine.js';
+import { LakeFileCache } from './lake-file-cache.js';
+
+/** What a query needs to know of an archive file: which object, which version of it, which offsets. */
+export type ArchiveFileRef = Pick<ArchiveFile, 'key' | 'etag' | 'partition' | 'from' | 'to'>;
+
+export interface ArchiveQueryResult {
+  rows: ViewRow[];
+  /** Log time of the newest record counted; null when none was. */
+  newestRecordAt: number | null;
+}
+
+export interface ArchiveQueryOptions {
+  engine: DuckDbEngine;
+  lake: Lake;
+  logger: Logger;
+  /**
+   * Where objects of a lake without local files (S3) are downloaded for DuckDB, kept by key and ETag.
+   * Default `<os temp dir>/lambda-lake-cache`.
+   */
+  lakeCacheDir?: string;
+}
+
+export class ArchiveQuery {
+  private lakeFiles: Promise<LakeFileCache> | undefined;
+
+  constructor(private readonly options: ArchiveQueryOptions) {}
+
+  /** The view's rows over the records of `files` below `horizon` (per partition; a missing one is 0). */
+  async run(view: CompiledView, horizon: readonly number[], files: readonly ArchiveFileRef[]): Promise<ArchiveQueryResult> {
+    // Files wholly below the horizon are read as they are; only one straddling it needs the offset filter.
+    const whole: string[] = [];
+    const straddling: string[] = [];
+    for (const file of files) {
+      const below = horizon[file.partition] ?? 0;
+      if (file.to <= below) whole.push(await this.localPath(file));
+      else if (file.from < below) straddling.push(await this.localPath(file));
+    }
+    if (whole.length + straddling.length === 0) return { rows: [], newestRecordAt: null };
+    // File names and offsets are parameters, like every literal of the view: no value enters the SQL text.
+    const inputs: string[] = [];
+    const values: Record<string, DuckDBValue> = {};
+    const types: Record<string, DuckDBType> = {};
+    if (whole.length > 0) {
+      inputs.push('SELECT * FROM read_parquet($whole, union_by_name = true)');
+      values.whole = listValue(whole);
+      types.whole = LIST(VARCHAR);
+    }
+    if (straddling.length > 0) {
+      const partitions = Math.max(horizon.length, ...files.map((file) => file.partition + 1));
+      inputs.push('SELECT * FROM read_parquet($straddling, union_by_name = true) WHERE _offset < $horizon[_partition + 1]');
+      values.straddling = listValue(straddling);
+      values.horizon = listValue(Array.from({ length: partitions }, (_, partition) => BigInt(horizon[partition] ?? 0)));
+      types.straddling = LIST(VARCHAR);
+      types.horizon = LIST(BIGINT);
+    }
+    return this.options.engine.withConnection(async (connection) => {
+      const parameters = new SqlParameters();
+      const sql = view.batchSql(inputs.join(' UNION ALL BY NAME '), parameters);
+      let newestRecordAt: number | null = null;
+      const rows = (await queryRows(connection, sql, { ...parameters.values, ...values }, types)).map((row) => {
+        const { key, windowStart, state, newestRecordAt: newest } = view.stateFromSqlRow(row);
+        if (newestRecordAt === null || newest > newestRecordAt) newestRecordAt = newest;
+        return { key, windowStart, state: view.toJson(state) };
+      });
+      return { rows, newestRecordAt };
+    });
+  }
+
+  /** The file DuckDB reads for an archive file: the lake's own, or a cached download of it. */
+  private async localPath(file: ArchiveFileRef): Promise<string> {
+    const { lake, lakeCacheDir, logger } = this.options;
+    if (lake.localPath) return lake.localPath(file.key);
+    this.lakeFiles ??= LakeFileCache.open({ lake, directory: lakeCacheDir ?? join(tmpdir(), 'lambda-lake-cache'), logger }).catch((error: unknown) => {
+      this.lakeFiles = undefined; // the next run tries again
+      throw error;
+    });
+    return (await this.lakeFiles).localPath(file.key, file.etag);
+  }
+}

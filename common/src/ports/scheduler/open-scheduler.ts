@@ -1,0 +1,22 @@
+/** Opens the scheduler adapter the config names. */
+import type { PlatformConfig } from '../../config/config-schema.js';
+import type { PortDependencies } from '../port-dependencies.js';
+import { BullmqScheduler } from './bullmq/bullmq-scheduler.js';
+import { redactPassword } from './bullmq/redis-connection.js';
+import { InProcessScheduler } from './in-process/in-process-scheduler.js';
+import type { Scheduler } from './scheduler.js';
+
+export async function openScheduler(config: PlatformConfig, dependencies: PortDependencies): Promise<{ scheduler: Scheduler; location: string }> {
+  switch (config.scheduler.adapter) {
+    case 'in-process':
+      return { scheduler: new InProcessScheduler({ historyLimit: config.scheduler.historyLimit, logger: dependencies.logger }), location: 'in this process' };
+    case 'bullmq': {
+      const { redisUrl, prefix } = config.scheduler.bullmq;
+      const scheduler = await BullmqScheduler.open({ redisUrl, prefix, historyLimit: config.scheduler.historyLimit, logger: dependencies.logger });
+      return { scheduler, location: `BullMQ on ${redactPassword(redisUrl)}, key prefix "${prefix}"` };
+    }
+    default:
+      throw new Error(`The scheduler adapter "${String(config.scheduler.adapter)}" is not available yet`);
+  }
+}
+
