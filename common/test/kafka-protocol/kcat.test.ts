@@ -1,0 +1,65 @@
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readEverything, startTestServer, type TestServer } from './kafka-test-server.js';
+
+const KCAT = '/usr/bin/kcat';
+const kcatInstalled = existsSync(KCAT);
+if (!kcatInstalled) console.log(`kcat tests skipped: ${KCAT} is missing (apt-get install kcat)`);
+const run = promisify(execFile);
+
+/** Runs kcat with `input` on its standard input; resolves with its standard output. */
+function kcat(args: string[], input = ''): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(KCAT, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(stdout);
+      else reject(new Error(`kcat ${args.join(' ')} exited ${code}: ${stderr}`));
+    });
+    child.stdin.end(input);
+  });
+}
+
+describe.skipIf(!kcatInstalled)('when kcat (librdkafka) talks to the server', () => {
+  let harness: TestServer;
+  beforeEach(async () => {
+    harness = await startTestServer();
+  });
+  afterEach(async () => {
+    await harness.stop();
+  });
+
+  it('should produce lines with keys that the log holds, and consume them back to the end', async () => {
+    expect((await run(KCAT, ['-V'])).stdout).toMatch(/kcat/);
+    await harness.eventLog.createTopic('lines', { partitions: 3 });
+    const lines = Array.from({ length: 30 }, (_, i) => `key-${i % 5}:line ${i}`);
+    await kcat(['-b', harness.broker, '-t', 'lines', '-P', '-K', ':'], `${lines.join('\n')}\n`);
+
+    const stored = await readEverything(harness.eventLog, 'lines');
+    expect(stored.map((record) => `${record.key!.toString()}:${record.value.toString()}`).sort()).toEqual([...lines].sort());
+
+    const consumed = await kcat(['-b', harness.broker, '-t', 'lines', '-C', '-e', '-q', '-f', '%p|%o|%k|%s\n']);
+    const expected = stored.map((record) => `${record.partition}|${record.offset}|${record.key!.toString()}|${record.value.toString()}`);
+    expect(consumed.trim().split('\n').sort()).toEqual(expected.sort());
+  });
+
+  it('should list the metadata the log holds with -L -J', async () => {
+    await harness.eventLog.createTopic('alpha', { partitions: 2 });
+    await harness.eventLog.createTopic('beta', { partitions: 5 });
+    const metadata = JSON.parse(await kcat(['-b', harness.broker, '-L', '-J'])) as {
+      brokers: Array<{ id: number; name: string }>;
+      topics: Array<{ topic: string; partitions: Array<{ partition: number; leader: number }> }>;
+    };
+    expect(metadata.brokers).toEqual([{ id: 0, name: harness.broker }]);
+    const topics = await harness.eventLog.listTopics();
+    expect(metadata.topics.map((topic) => [topic.topic, topic.partitions.length]).sort()).toEqual(topics.map((topic) => [topic.name, topic.partitions]).sort());
+    expect(metadata.topics.flatMap((topic) => topic.partitions.map((partition) => partition.leader))).toEqual(Array(7).fill(0));
+  });
+});

@@ -1,0 +1,99 @@
+/** Speaks the Kafka protocol by hand, for requests no client library sends on demand (bad CRCs, duplicates, old versions). */
+import { connect, type Socket } from 'node:net';
+import { ProtocolReader } from '../../src/kafka-protocol/protocol-reader.js';
+import { ProtocolWriter } from '../../src/kafka-protocol/protocol-writer.js';
+
+export class RawKafkaClient {
+  private buffered = Buffer.alloc(0);
+  private waiting: Array<() => void> = [];
+  private nextCorrelationId = 1;
+  closed = false;
+
+  private constructor(private readonly socket: Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      this.buffered = Buffer.concat([this.buffered, chunk]);
+      this.wake();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
+    socket.on('error', () => undefined);
+  }
+
+  static async connect(port: number): Promise<RawKafkaClient> {
+    const socket = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    return new RawKafkaClient(socket);
+  }
+
+  /** Sends one request (header v1) and resolves with a reader positioned after the response's correlation id. */
+  async request(apiKey: number, apiVersion: number, writeBody: (writer: ProtocolWriter) => void): Promise<ProtocolReader> {
+    const correlationId = this.nextCorrelationId++;
+    const body = new ProtocolWriter().int16(apiKey).int16(apiVersion).int32(correlationId).nullableString('raw-test');
+    writeBody(body);
+    this.send(body.toBuffer());
+    const frame = await this.nextFrame();
+    const reader = new ProtocolReader(frame);
+    const answered = reader.int32();
+    if (answered !== correlationId) throw new Error(`Correlation id ${answered}, expected ${correlationId}`);
+    return reader;
+  }
+
+  /** Sends a size-prefixed frame holding `payload`. */
+  send(payload: Buffer): void {
+    const size = Buffer.alloc(4);
+    size.writeInt32BE(payload.length);
+    this.socket.write(Buffer.concat([size, payload]));
+  }
+
+  writeRaw(bytes: Buffer): void {
+    this.socket.write(bytes);
+  }
+
+  /** Resolves once the server closes the connection; rejects after `timeoutMs`. */
+  async waitClosed(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed) {
+      if (Date.now() > deadline) throw new Error('The connection stayed open');
+      await this.waitForData(deadline - Date.now());
+    }
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private async nextFrame(timeoutMs = 10_000): Promise<Buffer> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.buffered.length >= 4) {
+        const size = this.buffered.readInt32BE(0);
+        if (this.buffered.length >= 4 + size) {
+          const frame = this.buffered.subarray(4, 4 + size);
+          this.buffered = this.buffered.subarray(4 + size);
+          return frame;
+        }
+      }
+      if (this.closed) throw new Error('The server closed the connection');
+      if (Date.now() > deadline) throw new Error('No response');
+      await this.waitForData(deadline - Date.now());
+    }
+  }
+
+  private waitForData(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, Math.max(1, timeoutMs));
+      this.waiting.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private wake(): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const wake of waiting) wake();
+  }
+}
