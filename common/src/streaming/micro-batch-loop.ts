@@ -3,7 +3,7 @@
  * never overlap, and stopping lets the batch in flight finish (and commit) before it resolves.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger } from '@lambda/common';
+import type { Logger } from '../logging/logger.js';
 
 export interface MicroBatchResult {
   /** True when the batch stopped at a read limit: the next one starts without waiting. */
