@@ -1,11 +1,20 @@
 /**
  * The batch layer service: one scheduler job per view, `recompute:<view>`, repeated every
  * `recomputeEveryMs` (or on a cron) and runnable on demand, each reporting its progress to the scheduler.
+ * A topic read only by Kappa views has no recompute to archive it, so it gets an `archive:<topic>` job
+ * on the same repeat: a Kappa reprocess reads the lake for offsets the log's retention has dropped.
  * Covered slices and superseded versions are cleaned up a grace period after each publish.
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  Catalog as CatalogClass,
+  ConflictError,
+  UnknownTopicError,
+  archiveJobName,
+  isKappaView,
+  isRetired,
+  readViewGeneration,
   recomputeJobName,
   silentLogger,
   type BatchManifest,
@@ -18,9 +27,15 @@ import {
   type Metrics,
   type Repeat,
   type Scheduler,
+  type ViewDefinition,
+  type ViewGeneration,
   type ViewStore,
 } from '@lambda/common';
-import { Archiver } from './archiver.js';
+import { ArchiveQuery } from './archive-query.js';
+import { Archiver, type ArchiveProgress, type ArchiveResult } from './archiver.js';
+import { BullmqPartitionFanOut } from './bullmq-partition-fan-out.js';
+import type { BullmqPartitionConnection } from './bullmq-partition-queue.js';
+import { BullmqPartitionWorker } from './bullmq-partition-worker.js';
 import { DuckDbEngine, type DuckDbOptions } from './duckdb-engine.js';
 import { Recomputer, type RecomputeProgress } from './recompute.js';
 
@@ -39,6 +54,21 @@ export interface BatchLayerOptions {
   /** How long covered slices and superseded versions stay after a publish. Default 30 s. */
   cleanupGraceMs?: number;
   duckdb?: DuckDbOptions;
+  /**
+   * Where objects of a lake without local files (S3) are downloaded for DuckDB, kept by key and ETag.
+   * Keep it outside `workDirectory`, which is emptied at start. Default `<os temp dir>/lambda-lake-cache`.
+   */
+  lakeCacheDir?: string;
+  /**
+   * Views run in Kappa mode (`*` for all): no recompute job is registered for them; a topic read only by
+   * them gets an archive job instead. Default none.
+   */
+  kappaViews?: readonly string[];
+  /**
+   * Fan the recompute out over lake partitions as BullMQ jobs instead of one query here. This process
+   * then also runs `concurrency` partition tasks at once (0: none, batch workers elsewhere run them all).
+   */
+  fanOut?: BullmqPartitionConnection & { concurrency?: number; attempts?: number; backoffMs?: number; timeoutMs?: number };
 }
 
 
@@ -52,6 +82,8 @@ export class BatchLayer {
     private readonly engine: DuckDbEngine,
     private readonly options: BatchLayerOptions,
     private readonly logger: Logger,
+    /** The fan-out and this process's partition worker, when the recompute fans out. */
+    private readonly partitions: { fanOut: BullmqPartitionFanOut; worker?: BullmqPartitionWorker } | undefined,
   ) {
     this.metrics = options.metrics && {
       duration: options.metrics.histogram({
@@ -72,32 +104,137 @@ export class BatchLayer {
     await mkdir(options.workDirectory, { recursive: true });
     const engine = await DuckDbEngine.create({ tempDirectory: join(options.workDirectory, 'duckdb'), ...options.duckdb });
     const archiver = new Archiver({ eventLog: options.eventLog, lake: options.lake, engine, workDirectory: options.workDirectory, logger });
-    const recomputer = new Recomputer({ viewStore: options.viewStore, lake: options.lake, engine, archiver, catalog: options.catalog, logger });
-    const layer = new BatchLayer(recomputer, archiver, engine, options, logger);
-    for (const view of options.catalog.views.keys()) {
+    const partitions =
+      options.fanOut &&
+      (await openPartitions(options, engine, logger).catch((error: unknown) => {
+        engine.close();
+        throw error;
+      }));
+    const recomputer = new Recomputer({
+      viewStore: options.viewStore,
+      lake: options.lake,
+      engine,
+      archiver,
+      catalog: options.catalog,
+      logger,
+      lakeCacheDir: options.lakeCacheDir,
+      fanOut: partitions?.fanOut,
+    });
+    const layer = new BatchLayer(recomputer, archiver, engine, options, logger, partitions);
+    const repeat = options.repeat === undefined ? { everyMs: 60_000 } : options.repeat;
+    for (const view of layer.views()) {
       const name = recomputeJobName(view);
       await options.scheduler.register(name, async (context): Promise<JsonObject> => {
         const manifest = await layer.recompute(view, (progress) => void context.reportProgress(progress));
         if (!manifest) return { upToDate: true };
         return { version: manifest.version, horizon: manifest.horizon, ...manifest.stats };
       });
-      const repeat = options.repeat === undefined ? { everyMs: 60_000 } : options.repeat;
+      if (repeat) await options.scheduler.setRepeat(name, repeat);
+    }
+    for (const topic of layer.archivedTopics()) {
+      const name = archiveJobName(topic);
+      await options.scheduler.register(name, async (context): Promise<JsonObject> => {
+        const result = await layer.archive(topic, ({ recordsDone, recordsTotal }) => {
+          const percent = recordsTotal === 0 ? 100 : Math.floor((100 * recordsDone) / recordsTotal);
+          void context.reportProgress({ percent, message: `archived ${recordsDone} of ${recordsTotal} records` });
+        });
+        return { archivedTo: result.archivedTo, filesWritten: result.filesWritten, records: result.records };
+      });
       if (repeat) await options.scheduler.setRepeat(name, repeat);
     }
     return layer;
   }
 
-  /** Recomputes a view now, in this call (the scheduler's job does the same on its schedule). */
+  /** The views it recomputes: every view of the catalog but the Kappa views. */
+  views(): string[] {
+    return [...this.options.catalog.views.keys()].filter((view) => !isKappaView(this.options.kappaViews ?? [], view));
+  }
+
+  /**
+   * The topics with an archive job of their own: those every view of which is a Kappa view. A topic with
+   * a Lambda view is archived by its recompute, and one without views has nothing to reprocess.
+   */
+  archivedTopics(): string[] {
+    const kappaViews = this.options.kappaViews ?? [];
+    const views = [...this.options.catalog.views.values()];
+    return [...this.options.catalog.sources.keys()].filter((topic) => {
+      const readers = views.filter((view) => view.source.topic === topic);
+      return readers.length > 0 && readers.every((view) => isKappaView(kappaViews, view.name));
+    });
+  }
+
+  /** Archives a topic to the log's end now, in this call (its archive job does the same on its schedule). */
+  async archive(topic: string, onProgress: (progress: ArchiveProgress) => void = () => undefined): Promise<ArchiveResult> {
+    const source = this.options.catalog.sources.get(topic);
+    if (!source) throw new UnknownTopicError(`Unknown source topic "${topic}"`, { topic });
+    return this.archiver.archiveTopic(source, { onProgress });
+  }
+
+  /**
+   * Recomputes a view now, in this call (the scheduler's job does the same on its schedule): its serving
+   * generation, so after a reprocess the new logic, under the new generation's storage name.
+   */
   async recompute(view: string, onProgress: (progress: RecomputeProgress) => void = () => undefined): Promise<BatchManifest | undefined> {
+    // A Kappa view's versions are the compactor's: a recompute publishing among them would race it.
+    if (isKappaView(this.options.kappaViews ?? [], view)) {
+      throw new ConflictError(`View "${view}" runs in Kappa mode (kappa.views): the batch layer does not recompute it`, { view });
+    }
     const started = performance.now();
-    const manifest = await this.recomputer.run(view, onProgress);
+    let generation = await readViewGeneration(this.options.viewStore, this.options.catalog, view);
+    let recomputer = this.recomputerOf(generation);
+    let manifest: BatchManifest | undefined;
+    try {
+      manifest = await recomputer.run(generation.storage, onProgress);
+    } catch (error) {
+      // A reprocess switched the view to a new generation during the run: recompute that one instead.
+      if (!isRetired(await this.options.viewStore.readManifest(generation.storage))) throw error;
+      generation = await readViewGeneration(this.options.viewStore, this.options.catalog, view);
+      recomputer = this.recomputerOf(generation);
+      manifest = await recomputer.run(generation.storage, onProgress);
+    }
     if (manifest) {
       this.metrics?.duration.observe({ view }, (performance.now() - started) / 1000);
       this.metrics?.version.set({ view }, manifest.version);
       this.metrics?.rows.set({ view }, Number(manifest.stats?.rows ?? 0));
-      this.scheduleCleanUp(view);
+      this.scheduleCleanUp(generation.storage, recomputer);
     }
     return manifest;
+  }
+
+  /**
+   * The batch half of reprocessing a Lambda view: its new generation's first version, the new logic's SQL
+   * run by DuckDB over the lake archive, brought up to the log's end first. Its horizon is where the
+   * archive ends; the reprocess replays only the log above it. Unlike a recompute, the horizon needs no
+   * slice edge: the generation has no slice yet, and the replay cuts its first ones from that horizon.
+   */
+  async recomputeGeneration(generation: ViewGeneration, onProgress: (covered: number) => void = () => undefined): Promise<{ horizon: number[]; rows: number }> {
+    if (isKappaView(this.options.kappaViews ?? [], generation.view)) {
+      throw new ConflictError(`View "${generation.view}" runs in Kappa mode (kappa.views): the batch layer does not recompute it`, { view: generation.view });
+    }
+    const { viewStore, lake, lakeCacheDir } = this.options;
+    const view = generation.compiled;
+    const archive = await this.archiver.archiveTopic(view.source);
+    const horizon = archive.archivedTo;
+    onProgress(horizon.reduce((sum, offset) => sum + offset, 0) / 2); // archived; the query is the other half
+    const query = new ArchiveQuery({ engine: this.engine, lake, logger: this.logger, lakeCacheDir });
+    const { rows, newestRecordAt } = await query.run(view, horizon, archive.files.flat());
+    for (let i = 0; i < rows.length; i += 5000) await viewStore.putBatchRows(generation.storage, 1, rows.slice(i, i + 5000));
+    await viewStore.publishBatchVersion({ view: generation.storage, version: 1, horizon, publishedAt: Date.now(), newestRecordAt, stats: { rows: rows.length, reprocess: true } });
+    this.logger.info({ view: generation.view, storage: generation.storage, horizon, rows: rows.length }, 'recomputed the new generation over the lake');
+    onProgress(horizon.reduce((sum, offset) => sum + offset, 0));
+    return { horizon, rows: rows.length };
+  }
+
+  private recomputerOf(generation: ViewGeneration): Recomputer {
+    return generation.generation === 1 ? this.recomputer : this.generationRecomputer(generation.compiled.definition);
+  }
+
+  /** A recomputer of a reprocessed view's generation (in this process: partition workers know only the catalog). */
+  private generationRecomputer(definition: ViewDefinition): Recomputer {
+    const { viewStore, lake, catalog, lakeCacheDir } = this.options;
+    const source = catalog.sources.get(definition.source)!;
+    const generationCatalog = CatalogClass.compile({ sources: [source.definition], views: [definition] });
+    return new Recomputer({ viewStore, lake, engine: this.engine, archiver: this.archiver, catalog: generationCatalog, logger: this.logger, lakeCacheDir });
   }
 
   /** Asks the scheduler for a recompute of `view` now (deduplicated with one already waiting). */
@@ -105,10 +242,10 @@ export class BatchLayer {
     return this.options.scheduler.trigger(recomputeJobName(view));
   }
 
-  private scheduleCleanUp(view: string): void {
+  private scheduleCleanUp(view: string, recomputer = this.recomputer): void {
     const timer = setTimeout(() => {
       this.cleanups.delete(timer);
-      this.recomputer
+      recomputer
         .cleanUp(view)
         .then((removed) => this.logger.debug({ view, ...removed }, 'cleaned up after publish'))
         .catch((error: unknown) => this.logger.warn({ err: error, view }, 'clean-up failed; the next run retries'));
@@ -120,13 +257,40 @@ export class BatchLayer {
   /** Stops scheduling, waits for recomputes in flight, and closes DuckDB. */
   async close(): Promise<void> {
     for (const timer of this.cleanups) clearTimeout(timer);
-    const { scheduler, catalog } = this.options;
-    for (const view of catalog.views.keys()) {
-      const name = recomputeJobName(view);
+    const { scheduler } = this.options;
+    for (const name of [...this.views().map(recomputeJobName), ...this.archivedTopics().map(archiveJobName)]) {
       await scheduler.removeRepeat(name).catch(() => undefined);
       const status = await scheduler.status(name).catch(() => undefined);
       for (const run of [status?.running, status?.waiting]) if (run) await scheduler.waitForRun(run.id).catch(() => undefined);
     }
+    await this.partitions?.worker?.close();
+    await this.partitions?.fanOut.close();
     this.engine.close();
+  }
+}
+
+/** The fan-out, and a partition worker on this process's DuckDB unless its concurrency is 0. */
+async function openPartitions(
+  options: BatchLayerOptions,
+  engine: DuckDbEngine,
+  logger: Logger,
+): Promise<{ fanOut: BullmqPartitionFanOut; worker?: BullmqPartitionWorker }> {
+  const { concurrency = 1, ...fanOutOptions } = options.fanOut!;
+  const fanOut = await BullmqPartitionFanOut.open({ ...fanOutOptions, logger });
+  if (concurrency === 0) return { fanOut };
+  try {
+    const worker = await BullmqPartitionWorker.open({
+      ...fanOutOptions,
+      concurrency,
+      engine,
+      lake: options.lake,
+      catalog: options.catalog,
+      lakeCacheDir: options.lakeCacheDir,
+      logger,
+    });
+    return { fanOut, worker };
+  } catch (error) {
+    await fanOut.close();
+    throw error;
   }
 }

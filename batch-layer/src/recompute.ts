@@ -3,23 +3,31 @@
  * archived record below it, write the rows as version N+1, then publish N+1 with its horizon in one atomic
  * switch. Readers keep getting version N until the switch. Preparing and publishing are separate steps,
  * so tests can interleave micro-batches between them.
+ *
+ * The query runs here, as one DuckDB query, unless a fan-out is given: then each lake partition's share
+ * runs as a task wherever the fan-out sends it, and the partial rows are merged here with the view's
+ * monoids (each row's states over disjoint records, so the merge equals the one query's states).
  */
-import { BIGINT, LIST, VARCHAR, listValue, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import { randomUUID } from 'node:crypto';
 import {
-  SqlParameters,
   type BatchManifest,
   type Catalog,
   type CompiledView,
   type Lake,
   type Logger,
-  type ViewRow,
   type ViewStore,
+  ConflictError,
   UnknownViewError,
+  isRetired,
 } from '@lambda/common';
 import type { ArchiveFile } from './archive-layout.js';
+import { ArchiveQuery, type ArchiveQueryResult } from './archive-query.js';
 import type { Archiver } from './archiver.js';
-import { queryRows, type DuckDbEngine } from './duckdb-engine.js';
+import type { DuckDbEngine } from './duckdb-engine.js';
 import { chooseHorizon, furthestEdges } from './horizon.js';
+import { mergePartials, partialKey } from './partials.js';
+import type { PartitionFanOut } from './partition-fan-out.js';
+import { definitionHash, type PartitionResult, type PartitionTask } from './partition-query.js';
 
 export interface RecomputeProgress {
   stage: 'archive' | 'query' | 'write' | 'publish';
@@ -36,6 +44,8 @@ export interface PreparedVersion {
   /** Log time of the newest record the version counts. */
   newestRecordAt: number | null;
   durationMs: number;
+  /** With a fan-out: what each partition task gave, and which worker ran it. */
+  partitions?: PartitionResult[];
 }
 
 export interface RecomputerOptions {
@@ -45,19 +55,40 @@ export interface RecomputerOptions {
   archiver: Archiver;
   catalog: Catalog;
   logger: Logger;
+  /**
+   * Where objects of a lake without local files (S3) are downloaded for DuckDB, kept by key and ETag.
+   * Default `<os temp dir>/lambda-lake-cache`.
+   */
+  lakeCacheDir?: string;
+  /** Spreads the query over lake partitions; without it, one DuckDB query here. */
+  fanOut?: PartitionFanOut;
 }
 
 const ROWS_PER_WRITE = 5000;
+/** Where the query stage's percentages start and end. */
+const QUERY_FROM = 40;
+const QUERY_TO = 75;
 
 export class Recomputer {
-  constructor(private readonly options: RecomputerOptions) {}
+  private readonly archiveQuery: ArchiveQuery;
+
+  constructor(private readonly options: RecomputerOptions) {
+    this.archiveQuery = new ArchiveQuery(options);
+  }
 
   /** Prepares and publishes a new batch version; undefined when no new records reached a slice edge. */
   async run(viewName: string, onProgress: (progress: RecomputeProgress) => void = () => undefined): Promise<BatchManifest | undefined> {
     const prepared = await this.prepare(viewName, onProgress);
     if (!prepared) return undefined;
     onProgress({ stage: 'publish', percent: 97, message: `publishing version ${prepared.version}` });
-    return this.publish(prepared);
+    try {
+      return await this.publish(prepared);
+    } catch (error) {
+      // Refused (a reprocess retired the view's generation meanwhile, or a later version won): rows of a
+      // version that will never serve are deleted now, as no clean-up looks above the serving version.
+      await this.options.viewStore.deleteBatchVersion(prepared.view, prepared.version).catch(() => undefined);
+      throw error;
+    }
   }
 
   /**
@@ -81,6 +112,9 @@ export class Recomputer {
     });
 
     const manifest = await viewStore.readManifest(view.name);
+    if (isRetired(manifest)) {
+      throw new ConflictError(`"${view.name}" was retired by a reprocess: its successor ${String(manifest!.stats!.successor)} serves now`, { view: view.name });
+    }
     const current = manifest?.horizon ?? archive.archivedTo.map(() => 0);
     const horizon = chooseHorizon(slices, archive.archivedTo, current);
     if (manifest && horizon.every((offset, partition) => offset === current[partition])) {
@@ -88,16 +122,25 @@ export class Recomputer {
       return undefined;
     }
 
-    onProgress({ stage: 'query', percent: 40, message: `running the view's SQL below horizon [${horizon.join(', ')}]` });
-    const { rows, newestRecordAt } = await this.query(view, horizon, archive.files);
-
     const version = await this.nextVersion(view.name, manifest);
+    onProgress({ stage: 'query', percent: QUERY_FROM, message: `running the view's SQL below horizon [${horizon.join(', ')}]` });
+    const { rows, newestRecordAt, partitions }: ArchiveQueryResult & { partitions?: PartitionResult[] } = this.options.fanOut
+      ? await this.fanOutQuery(this.options.fanOut, view, version, horizon, archive.files, onProgress)
+      : await this.archiveQuery.run(view, horizon, archive.files.flat());
     for (let i = 0; i < rows.length; i += ROWS_PER_WRITE) {
       await viewStore.putBatchRows(view.name, version, rows.slice(i, i + ROWS_PER_WRITE));
       const share = Math.min(1, (i + ROWS_PER_WRITE) / rows.length);
       onProgress({ stage: 'write', percent: 75 + Math.floor(20 * share), message: `wrote ${Math.min(rows.length, i + ROWS_PER_WRITE)} of ${rows.length} rows` });
     }
-    return { view: view.name, version, horizon, rows: rows.length, newestRecordAt, durationMs: performance.now() - started };
+    return {
+      view: view.name,
+      version,
+      horizon,
+      rows: rows.length,
+      newestRecordAt,
+      durationMs: performance.now() - started,
+      ...(partitions ? { partitions } : {}),
+    };
   }
 
   /** Makes a prepared version the one readers get, atomically. */
@@ -137,50 +180,53 @@ export class Recomputer {
     return { slices: covered.length, versions: stale.length };
   }
 
-  private async query(view: CompiledView, horizon: number[], files: ArchiveFile[][]): Promise<{ rows: ViewRow[]; newestRecordAt: number | null }> {
-    // Files wholly below the horizon are read as they are; only one straddling it needs the offset filter.
-    const whole: string[] = [];
-    const straddling: string[] = [];
-    for (let partition = 0; partition < horizon.length; partition++) {
-      for (const file of files[partition] ?? []) {
-        if (file.to <= horizon[partition]!) whole.push(this.localPath(file.key));
-        else if (file.from < horizon[partition]!) straddling.push(this.localPath(file.key));
+  /**
+   * One task per partition with archive files below its horizon, run by the fan-out; their partial rows,
+   * read back from the lake, merged by (key, window start). The partials are deleted however it ends.
+   */
+  private async fanOutQuery(
+    fanOut: PartitionFanOut,
+    view: CompiledView,
+    version: number,
+    horizon: number[],
+    files: ArchiveFile[][],
+    onProgress: (progress: RecomputeProgress) => void,
+  ): Promise<ArchiveQueryResult & { partitions: PartitionResult[] }> {
+    const run = randomUUID().slice(0, 8);
+    const definition = definitionHash(view);
+    const tasks: PartitionTask[] = [];
+    horizon.forEach((below, partition) => {
+      const reaching = (files[partition] ?? []).filter((file) => file.from < below);
+      if (reaching.length === 0) return;
+      tasks.push({
+        view: view.name,
+        version,
+        partition,
+        horizon: below,
+        files: reaching.map(({ key, etag, from, to }) => ({ key, etag, from, to })),
+        definition,
+        output: partialKey(view.name, version, run, partition),
+      });
+    });
+    if (tasks.length === 0) return { rows: [], newestRecordAt: null, partitions: [] };
+    try {
+      const partitions = await fanOut.run(tasks, (done, total) =>
+        onProgress({
+          stage: 'query',
+          percent: QUERY_FROM + Math.floor(((QUERY_TO - QUERY_FROM) * done) / total),
+          message: `${done} of ${total} partitions queried`,
+        }),
+      );
+      const rows = await mergePartials(this.options.lake, view, tasks.map((task) => task.output));
+      const newest = partitions.map((result) => result.newestRecordAt).filter((at): at is number => at !== null);
+      return { rows, newestRecordAt: newest.length === 0 ? null : Math.max(...newest), partitions };
+    } finally {
+      for (const task of tasks) {
+        await this.options.lake
+          .delete(task.output)
+          .catch((error: unknown) => this.options.logger.warn({ err: error, key: task.output }, 'could not delete a partial; it stays in the lake'));
       }
     }
-    if (whole.length + straddling.length === 0) return { rows: [], newestRecordAt: null };
-    // File names and offsets are parameters, like every literal of the view: no value enters the SQL text.
-    const inputs: string[] = [];
-    const values: Record<string, DuckDBValue> = {};
-    const types: Record<string, DuckDBType> = {};
-    if (whole.length > 0) {
-      inputs.push('SELECT * FROM read_parquet($whole, union_by_name = true)');
-      values.whole = listValue(whole);
-      types.whole = LIST(VARCHAR);
-    }
-    if (straddling.length > 0) {
-      inputs.push('SELECT * FROM read_parquet($straddling, union_by_name = true) WHERE _offset < $horizon[_partition + 1]');
-      values.straddling = listValue(straddling);
-      values.horizon = listValue(horizon.map(BigInt));
-      types.straddling = LIST(VARCHAR);
-      types.horizon = LIST(BIGINT);
-    }
-    return this.options.engine.withConnection(async (connection) => {
-      const parameters = new SqlParameters();
-      const sql = view.batchSql(inputs.join(' UNION ALL BY NAME '), parameters);
-      let newestRecordAt: number | null = null;
-      const rows = (await queryRows(connection, sql, { ...parameters.values, ...values }, types)).map((row) => {
-        const { key, windowStart, state, newestRecordAt: newest } = view.stateFromSqlRow(row);
-        if (newestRecordAt === null || newest > newestRecordAt) newestRecordAt = newest;
-        return { key, windowStart, state: view.toJson(state) };
-      });
-      return { rows, newestRecordAt };
-    });
-  }
-
-  private localPath(key: string): string {
-    const { lake } = this.options;
-    if (!lake.localPath) throw new Error('This lake keeps no local files; the batch layer reads local lakes only for now');
-    return lake.localPath(key);
   }
 
   /**

@@ -4,7 +4,7 @@
  * last dead-letter record of a partition says up to which source offset the work was already done, and
  * re-read records are not dead-lettered twice.
  */
-import type { EventLog, LogRecord } from '@lambda/common';
+import { ensureTopic, type EventLog, type LogRecord } from '@lambda/common';
 
 export const DEAD_LETTER_SUFFIX = '.dead-letter';
 
@@ -31,8 +31,7 @@ export class DeadLetterWriter {
 
   static async open(log: EventLog, sourceTopic: string, partitions: number): Promise<DeadLetterWriter> {
     const topic = deadLetterTopicOf(sourceTopic);
-    const existing = await log.listTopics();
-    if (!existing.some((t) => t.name === topic)) await log.createTopic(topic, { partitions });
+    await ensureTopic(log, topic, { partitions });
     return new DeadLetterWriter(log, topic, await lastWritten(log, topic, partitions));
   }
 

@@ -2,9 +2,8 @@
  * The speed layer: consumes every source topic that feeds a view, one micro-batch every
  * `batchIntervalMs`, and keeps each view's real-time state as slices in the view store.
  */
-import { silentLogger, type Catalog, type EventLog, type Logger, type Metrics, type ViewStore } from '@lambda/common';
+import { Catalog, InvalidArgumentError, MicroBatchLoop, readViewGeneration, silentLogger, type MicroBatchResult, type EventLog, type Logger, type Metrics, type ViewStore } from '@lambda/common';
 import { FolderHost, type FoldExecutor, type RecordReader } from './folder-host.js';
-import { MicroBatchLoop, type MicroBatchResult } from './micro-batch-loop.js';
 import { DEFAULT_SLICE_POLICY, type SlicePolicy } from './slice-policy.js';
 import { TopicPipeline } from './topic-pipeline.js';
 import { WorkerExecutor } from './worker-executor.js';
@@ -23,6 +22,12 @@ export interface SpeedLayerOptions {
   slicePolicy?: Partial<SlicePolicy>;
   /** The consumer group whose offsets the speed layer commits. Default `speed-layer`. */
   consumerGroup?: string;
+  /**
+   * This process's place when the speed layer runs as several processes: member `index` (from 0) of
+   * `of` folds the partitions p with p mod `of` = `index`, and commits only their offsets. Default: the
+   * only member.
+   */
+  member?: { index: number; of: number };
   /** Partitions of a source topic the speed layer creates because it is missing. Default 4. */
   defaultPartitions?: number;
   /**
@@ -49,8 +54,11 @@ export class SpeedLayer {
   private readonly metrics;
 
   private constructor(
-    private readonly pipelines: TopicPipeline[],
-    private readonly executor: FoldExecutor,
+    private pipelines: TopicPipeline[],
+    private executor: FoldExecutor,
+    /** Per view (public name): where its serving generation is stored, which the pipelines fold. */
+    private storage: ReadonlyMap<string, string>,
+    private readonly options: SpeedLayerOptions,
     private readonly logger: Logger,
     metrics: Metrics | undefined,
     batchIntervalMs: number,
@@ -68,11 +76,24 @@ export class SpeedLayer {
     };
   }
 
-  /** Opens a pipeline per source topic with views, restoring each view's open slices from the store. */
+  /**
+   * Opens a pipeline per source topic with views, restoring each view's open slices from the store. Each
+   * view runs the logic of its serving generation (see `readViewGeneration`): after a reprocess, the new one.
+   */
   static async create(options: SpeedLayerOptions): Promise<SpeedLayer> {
     const logger = (options.logger ?? silentLogger()).child({ ns: 'speed-layer' });
-    const { eventLog, catalog } = options;
+    const { catalog, storage } = await resolveGenerations(options.viewStore, options.catalog);
+    const { pipelines, executor } = await SpeedLayer.build(options, catalog, logger);
+    return new SpeedLayer(pipelines, executor, storage, options, logger, options.metrics, options.batchIntervalMs ?? 1000);
+  }
+
+  private static async build(options: SpeedLayerOptions, catalog: Catalog, logger: Logger): Promise<{ pipelines: TopicPipeline[]; executor: FoldExecutor }> {
+    const { eventLog } = options;
     const folderOptions = { maxRecordsPerPartition: options.maxRecordsPerPartition ?? 10_000, slicePolicy: { ...DEFAULT_SLICE_POLICY, ...options.slicePolicy } };
+    const member = options.member ?? { index: 0, of: 1 };
+    if (!Number.isInteger(member.of) || member.of < 1 || !Number.isInteger(member.index) || member.index < 0 || member.index >= member.of) {
+      throw new InvalidArgumentError(`speed-layer member ${member.index} of ${member.of} is not a place in the group: it must be a whole number from 0 to ${member.of - 1}`, member);
+    }
     const workers = options.workers ?? 0;
     const follower = eventLog.followerDescriptor?.();
     if (workers > 0 && !follower) logger.warn('this event log cannot be followed from worker threads: folding in the main thread');
@@ -80,7 +101,7 @@ export class SpeedLayer {
       workers > 0 && follower
         ? await WorkerExecutor.start(workers, catalog, follower, folderOptions, logger)
         : new FolderHost(catalog, readThroughPort(eventLog), folderOptions);
-    const pipelineOptions = { consumerGroup: options.consumerGroup ?? 'speed-layer', defaultPartitions: options.defaultPartitions ?? 4, logger };
+    const pipelineOptions = { consumerGroup: options.consumerGroup ?? 'speed-layer', defaultPartitions: options.defaultPartitions ?? 4, logger, member };
     const pipelines: TopicPipeline[] = [];
     try {
       for (const source of catalog.sources.values()) {
@@ -91,7 +112,27 @@ export class SpeedLayer {
       await executor.close();
       throw error;
     }
-    return new SpeedLayer(pipelines, executor, logger, options.metrics, options.batchIntervalMs ?? 1000);
+    return { pipelines, executor };
+  }
+
+  /**
+   * Follows a switch of generations (a reprocess): when a view's serving generation changed, stops the
+   * loop after its micro-batch in flight, rebuilds every pipeline with the new logic (restored from the
+   * store, where the reprocess left the new generation's slices) and starts again if it ran. Resolves
+   * with whether anything changed.
+   */
+  async refreshGenerations(): Promise<boolean> {
+    const { catalog, storage } = await resolveGenerations(this.options.viewStore, this.options.catalog);
+    if ([...storage].every(([view, name]) => this.storage.get(view) === name)) return false;
+    const running = this.loop.started;
+    await this.stop();
+    const built = await SpeedLayer.build(this.options, catalog, this.logger);
+    this.pipelines = built.pipelines;
+    this.executor = built.executor;
+    this.storage = storage;
+    this.logger.info({ generations: Object.fromEntries(storage) }, 'now folding the serving generation of every view');
+    if (running) this.start();
+    return true;
   }
 
   /**
@@ -129,8 +170,9 @@ export class SpeedLayer {
 
   /** Per partition, how far the view's slices reach: every record below is counted. */
   positions(view: string): number[] {
-    const pipeline = this.pipelines.find((p) => p.views.some((v) => v.name === view));
-    return pipeline ? pipeline.positions(view) : [];
+    const stored = this.storage.get(view) ?? view;
+    const pipeline = this.pipelines.find((p) => p.views.some((v) => v.name === stored));
+    return pipeline ? pipeline.positions(stored) : [];
   }
 
   private async runMicroBatch(): Promise<MicroBatchStats> {
@@ -155,8 +197,23 @@ export class SpeedLayer {
   }
 }
 
+/** The catalog with every view compiled as its serving generation, under its storage name. */
+async function resolveGenerations(store: ViewStore, catalog: Catalog): Promise<{ catalog: Catalog; storage: Map<string, string> }> {
+  const generations = await Promise.all([...catalog.views.keys()].map((view) => readViewGeneration(store, catalog, view)));
+  if (generations.every((generation) => generation.generation === 1)) {
+    return { catalog, storage: new Map(generations.map((generation) => [generation.view, generation.storage])) };
+  }
+  return {
+    catalog: Catalog.compile({
+      sources: [...catalog.sources.values()].map((source) => source.definition),
+      views: generations.map((generation) => generation.compiled.definition),
+    }),
+    storage: new Map(generations.map((generation) => [generation.view, generation.storage])),
+  };
+}
+
 /** Reads through the event-log port (in this thread) in pages small enough that their records die young. */
-function readThroughPort(log: EventLog): RecordReader {
+export function readThroughPort(log: EventLog): RecordReader {
   return async (topic, partition, from, upTo, limits, visit) => {
     let count = 0;
     for (let offset = from; offset < upTo && count < limits.maxRecords; ) {

@@ -8,7 +8,7 @@
  * writes leaves them at different positions; the folder skips, per view, what the view already has, so
  * nothing is counted twice.
  */
-import type { Catalog, CompiledSource, CompiledView, EventLog, Logger, ViewStore } from '@lambda/common';
+import { ensureTopic, type Catalog, type CompiledSource, type CompiledView, type EventLog, type Logger, type ViewStore } from '@lambda/common';
 import { DeadLetterWriter } from './dead-letter-writer.js';
 import type { FoldExecutor } from './folder-host.js';
 import type { RestoredSlice } from './partition-folder.js';
@@ -16,6 +16,12 @@ import type { RestoredSlice } from './partition-folder.js';
 export interface PipelineOptions {
   consumerGroup: string;
   logger: Logger;
+  /**
+   * This instance's place in a speed layer split over several processes: member `index` of `of` folds
+   * the partitions p with p mod `of` = `index`. Slices are per partition, so members never write the
+   * same rows. Default: one member folding every partition.
+   */
+  member?: { index: number; of: number };
 }
 
 export interface PipelineBatchStats {
@@ -27,7 +33,9 @@ export interface PipelineBatchStats {
 }
 
 export class TopicPipeline {
-  /** Per partition: per view, the settled end of its open slice. */
+  /** The partitions this instance folds, ascending: all of them unless the group is split (see `PipelineOptions.member`). */
+  private readonly owned: number[];
+  /** Per owned partition: per view, the settled end of its open slice. */
   private ends: Record<string, number>[] = [];
   private needsRecovery = false;
   /** Per partition: the group's committed offset as the log holds it (undefined if never committed). */
@@ -42,7 +50,10 @@ export class TopicPipeline {
     private readonly deadLetters: DeadLetterWriter,
     private readonly executor: FoldExecutor,
     private readonly options: PipelineOptions,
-  ) {}
+  ) {
+    const { index, of } = options.member ?? { index: 0, of: 1 };
+    this.owned = Array.from({ length: partitions }, (_, partition) => partition).filter((partition) => partition % of === index);
+  }
 
   static async open(
     source: CompiledSource,
@@ -53,20 +64,20 @@ export class TopicPipeline {
     options: PipelineOptions & { defaultPartitions: number },
   ): Promise<TopicPipeline> {
     const topic = source.topic;
-    if (!(await log.listTopics()).some((t) => t.name === topic)) {
-      await log.createTopic(topic, { partitions: options.defaultPartitions });
-      options.logger.info({ topic, partitions: options.defaultPartitions }, 'created source topic');
-    }
-    const { partitions } = await log.describeTopic(topic);
+    const { partitions, created } = await ensureTopic(log, topic, { partitions: options.defaultPartitions });
+    if (created) options.logger.info({ topic, partitions }, 'created source topic');
     const deadLetters = await DeadLetterWriter.open(log, topic, partitions);
     const pipeline = new TopicPipeline(source, catalog.viewsOf(topic), partitions, log, store, deadLetters, executor, options);
     await pipeline.recover();
     return pipeline;
   }
 
-  /** Per partition, the end of the view's open slice: every record below it is in the view's slices. */
+  /**
+   * Per partition, the end of the view's open slice: every record below it is in the view's slices.
+   * Partitions another member of the group folds read 0.
+   */
   positions(view: string): number[] {
-    return this.ends.map((ends) => ends[view] ?? 0);
+    return Array.from({ length: this.partitions }, (_, partition) => this.ends[partition]?.[view] ?? 0);
   }
 
   /**
@@ -79,7 +90,7 @@ export class TopicPipeline {
     for (const view of this.views) {
       const stored = await this.store.listSlices(view.name);
       const horizon = (await this.store.readManifest(view.name))?.horizon ?? [];
-      for (let partition = 0; partition < this.partitions; partition++) {
+      for (const partition of this.owned) {
         const last = stored.filter((slice) => slice.partition === partition).at(-1);
         if (last && !last.closed) {
           const read = await this.store.readSlice(last);
@@ -93,8 +104,9 @@ export class TopicPipeline {
         restored[partition]!.push({ view: view.name, start, end: start, newestRecordAt: null, rows: [] });
       }
     }
-    await Promise.all(restored.map((slices, partition) => this.executor.restore(this.source.topic, partition, slices, now)));
-    this.ends = restored.map((slices) => Object.fromEntries(slices.map((slice) => [slice.view, slice.end])));
+    await Promise.all(this.owned.map((partition) => this.executor.restore(this.source.topic, partition, restored[partition]!, now)));
+    this.ends = [];
+    for (const partition of this.owned) this.ends[partition] = Object.fromEntries(restored[partition]!.map((slice) => [slice.view, slice.end]));
     const committed = await this.log.committedOffsets(this.options.consumerGroup, this.source.topic);
     this.committed = Array.from({ length: this.partitions }, (_, partition) => committed.get(partition));
     this.needsRecovery = false;
@@ -104,7 +116,7 @@ export class TopicPipeline {
   async hint(): Promise<void> {
     if (this.needsRecovery) return;
     const ends = await this.log.endOffsets(this.source.topic);
-    ends.forEach((end, partition) => this.executor.hint(this.source.topic, partition, end));
+    for (const partition of this.owned) this.executor.hint(this.source.topic, partition, ends[partition]!);
   }
 
   /** Makes the next micro-batch restore every folder from the store first. */
@@ -131,7 +143,7 @@ export class TopicPipeline {
     const topic = this.source.topic;
     const upTo = await this.log.endOffsets(topic);
     // Every fold settles before a failure is raised, so none is still running when recovery restores.
-    const results = await settleAll(upTo.map((end, partition) => this.executor.fold(topic, partition, end, now)));
+    const results = await settleAll(this.owned.map((partition) => this.executor.fold(topic, partition, upTo[partition]!, now)));
 
     const stats: PipelineBatchStats = { records: 0, deadLettered: 0, slicesWritten: 0, slicesCut: 0, backlog: false };
     for (const result of results) {
@@ -156,7 +168,7 @@ export class TopicPipeline {
 
     // Only now that every slice fed by these records is durable does the group's position move.
     const committed = new Map<number, number>();
-    for (let partition = 0; partition < this.partitions; partition++) {
+    for (const partition of this.owned) {
       const position = Math.min(...this.views.map((view) => this.ends[partition]![view.name]!));
       // Also where no record was read: slices a failed batch (or a previous process) made durable
       // without committing, or a batch view's horizon, put the position ahead of the committed offset.
