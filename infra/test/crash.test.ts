@@ -28,6 +28,7 @@ function startPlatform(dataDir: string, env: Record<string, string>): Running {
       PATH: process.env.PATH,
       DATA_DIR: dataDir,
       HTTP_PORT: '0',
+      KAFKA_SERVER: 'false',
       LOG_FORMAT: 'json',
       LOG_LEVEL: 'info',
       BATCH_INTERVAL_MS: '100',

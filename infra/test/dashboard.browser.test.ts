@@ -94,6 +94,7 @@ async function startPlatform(overrides: PlatformConfigInput = {}) {
     overrides: {
       dataDir: dataDir.path,
       http: { port: 0 },
+      kafkaServer: { enabled: false },
       demo: { enabled: true, eventsPerSecond: 200 },
       speedLayer: { batchIntervalMs: 200, workers: 0 },
       batchLayer: { recomputeEvery: '1h' },

@@ -2,33 +2,17 @@
  * `npm run recompute`: the operator's command, run as a child process against a platform listening on a
  * real socket, with the demo stream flowing into it.
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Metrics, loadConfig, silentLogger } from '@lambda/common';
 import { createAllInOne, type AllInOne } from '../src/all-in-one.js';
 import { makeTempDir } from '../../common/test/helpers/temp-dir.js';
+import { runCommand, type EntrypointRun } from './helpers/run-entrypoint.js';
 
-const COMMAND = fileURLToPath(new URL('../src/bin/recompute.ts', import.meta.url));
 const VIEW = 'pageviews_by_url';
 const TOKEN = 'recompute-cli-test-token-0123';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function recompute(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', COMMAND, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+function recompute(args: string[], env: Record<string, string> = {}): Promise<EntrypointRun> {
+  return runCommand('recompute', args, env);
 }
 
 async function json<T>(url: string): Promise<T> {
@@ -49,6 +33,7 @@ describe('npm run recompute', () => {
       overrides: {
         dataDir: dataDir.path,
         http: { port: 0, apiToken: TOKEN },
+        kafkaServer: { enabled: false },
         demo: { enabled: true, eventsPerSecond: 200 },
         speedLayer: { batchIntervalMs: 100, workers: 0, sliceMicroBatches: 2 },
         batchLayer: { recomputeEvery: '1h' },

@@ -1,39 +1,25 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createServer, type AddressInfo } from 'node:net';
+import { Kafka, logLevel } from 'kafkajs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { logMessages, runEntrypoint, type EntrypointRun } from './helpers/run-entrypoint.js';
 
-const ENTRYPOINT = fileURLToPath(new URL('../src/bin/start.ts', import.meta.url));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
+/** The topics a kafkajs admin client sees at `broker`. */
+async function listTopicsOverKafka(broker: string): Promise<string[]> {
+  const admin = new Kafka({ brokers: [broker], logLevel: logLevel.NOTHING, retry: { retries: 2 } }).admin();
+  await admin.connect();
+  try {
+    return await admin.listTopics();
+  } finally {
+    await admin.disconnect();
+  }
 }
 
-/** Starts the entrypoint; `onOutput` may send it signals once it prints something. */
-function start(env: Record<string, string>, onOutput?: (stdout: string, child: ReturnType<typeof spawn>) => void): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', ENTRYPOINT], {
-      env: { PATH: process.env.PATH, LOG_FORMAT: 'json', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      onOutput?.(stdout, child);
-    });
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+/** Starts `npm start`'s entrypoint; `onOutput` may send it signals once it prints something. */
+function start(env: Record<string, string>, onOutput?: Parameters<typeof runEntrypoint>[2]): Promise<EntrypointRun> {
+  return runEntrypoint('start', env, onOutput);
 }
 
 describe('npm start', () => {
@@ -55,29 +41,59 @@ describe('npm start', () => {
   });
 
   describe('when the configuration is valid', () => {
-    it('should serve on the printed URL and stop cleanly on SIGINT', async () => {
+    it('should serve the API and the Kafka protocol on the printed addresses, and stop cleanly on SIGINT', async () => {
       let signalled = false;
       let health: number | undefined;
-      const run = await start({ DATA_DIR: dataDir, HTTP_PORT: '0' }, (stdout, child) => {
+      let kafkaTopics: string[] = [];
+      const run = await start({ DATA_DIR: dataDir, HTTP_PORT: '0', KAFKA_SERVER_PORT: '0' }, (stdout, child) => {
         if (!signalled && stdout.includes('platform ready')) {
           signalled = true;
-          // The printed URL answers: the platform really is up before it is stopped.
+          // The printed addresses answer: the platform really is up before it is stopped.
           const url = /health: +(http:\/\/\S+)"/.exec(stdout)![1]!;
-          void fetch(url).then((response) => {
-            health = response.status;
-            child.kill('SIGINT');
-          });
+          const broker = /kafka: +(\S+:\d+) /.exec(stdout)![1]!;
+          void (async () => {
+            try {
+              health = (await fetch(url)).status;
+              kafkaTopics = await listTopicsOverKafka(broker);
+            } finally {
+              child.kill('SIGINT');
+            }
+          })();
         }
       });
       expect(health).toBe(200);
+      // The demo's source topic, created in the embedded log, seen by a real Kafka client.
+      expect(kafkaTopics).toContain('pageviews');
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
-      const messages = run.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { msg: string }).msg);
+      const messages = logMessages(run.stdout);
       expect(messages).toContain('stopped cleanly');
       expect((await readdir(dataDir)).sort()).toEqual(['batch-work', 'lake', 'log', 'views']);
       // The locks were released: the directories can be opened again.
       expect(await readdir(join(dataDir, 'log'))).not.toContain('.lock');
       expect(await readdir(join(dataDir, 'views'))).not.toContain('.lock');
+    });
+  });
+  describe('when something else listens on the Kafka port', () => {
+    it('should start without the Kafka protocol server and say why', async () => {
+      const taken = createServer();
+      await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+      const { port } = taken.address() as AddressInfo;
+      try {
+        let signalled = false;
+        const run = await start({ DATA_DIR: dataDir, HTTP_PORT: '0', KAFKA_SERVER_PORT: String(port) }, (stdout, child) => {
+          if (!signalled && stdout.includes('platform ready')) {
+            signalled = true;
+            child.kill('SIGINT');
+          }
+        });
+        expect(run.code).toBe(0);
+        const messages = logMessages(run.stdout);
+        expect(messages).toContain(`127.0.0.1:${port} is in use: the Kafka protocol server is off (set KAFKA_SERVER_PORT, or KAFKA_SERVER=false)`);
+        expect(messages.some((message) => message.startsWith('kafka:'))).toBe(false);
+      } finally {
+        taken.close();
+      }
     });
   });
 });

@@ -117,6 +117,23 @@ function begin(panel) {
   return () => sequences.get(panel) === number;
 }
 
+/**
+ * A panel's refresh that, when a newer one overtakes it (the timer fires while it waits), resolves only
+ * once that newer one has: awaiting any refresh means the panel shows data at least as new as the call.
+ */
+const newestRuns = new Map();
+function refreshing(panel, load) {
+  return async () => {
+    let awaited = load();
+    newestRuns.set(panel, awaited);
+    await awaited;
+    while (newestRuns.get(panel) !== awaited) {
+      awaited = newestRuns.get(panel);
+      await awaited;
+    }
+  };
+}
+
 const numberOrNull = (value) => (typeof value === 'number' && Number.isFinite(value) ? value : null);
 const currentView = () => state.views.find((view) => view.name === state.viewName) ?? null;
 const isWindowed = (view) => Boolean(view?.definition.window);
@@ -381,7 +398,7 @@ function resetChart() {
   ui.chartEmpty.hidden = true;
 }
 
-async function refreshChart() {
+async function loadChart() {
   const view = currentView();
   const { key, aggregate } = state;
   if (!view || key === null || !aggregate) {
@@ -405,6 +422,7 @@ async function refreshChart() {
   clearError('chart');
   drawChart(view, aggregate, answer, { from, query });
 }
+const refreshChart = refreshing('chart', loadChart);
 
 function drawChart(view, aggregate, answer, { from, query }) {
   chart ??= makeChart();
@@ -502,7 +520,7 @@ function renderProvenance(provenance, windowCount) {
 // ---------------------------------------------------------------------------------------------------
 // Top N
 
-async function refreshTop() {
+async function loadTop() {
   const view = currentView();
   const aggregate = state.aggregate;
   if (!view || !aggregate) return;
@@ -521,6 +539,7 @@ async function refreshTop() {
   clearError('top');
   renderTop(view, answer, from);
 }
+const refreshTop = refreshing('top', loadTop);
 
 function renderTop(view, answer, from) {
   const by = answer.by;
@@ -589,7 +608,7 @@ async function chooseKey(key) {
 // ---------------------------------------------------------------------------------------------------
 // Layers: the log and the speed layer (GET /status), the batch layer (GET /views, GET /batch/jobs)
 
-async function refreshStatus() {
+async function loadStatus() {
   const current = begin('status');
   try {
     const answer = await api('status');
@@ -600,6 +619,7 @@ async function refreshStatus() {
     if (current()) reportError('status', error);
   }
 }
+const refreshStatus = refreshing('status', loadStatus);
 
 function renderLog(status) {
   const rows = [];

@@ -2,6 +2,7 @@
  * The serving layer's HTTP API as an Express app, separate from listening so tests and the all-in-one
  * runner can mount and start it as they need.
  */
+import { resolve } from 'node:path';
 import express, { type Express } from 'express';
 import type { Catalog, Logger, Metrics, Ports } from '@lambda/common';
 import { openApiDocument } from './api/openapi.js';
@@ -14,6 +15,8 @@ import { dashboardRouter } from './routes/dashboard.js';
 import { healthRouter } from './routes/health.js';
 import { ingestRouter } from './routes/ingest.js';
 import { metricsRouter } from './routes/metrics.js';
+import { reprocessRouter, type ReprocessService } from './routes/reprocess.js';
+import { reportsRouter } from './routes/reports.js';
 import { statusRouter } from './routes/status.js';
 import { viewsRouter } from './routes/views.js';
 
@@ -26,6 +29,10 @@ export interface ServingOptions {
   maxIngestBytes?: number;
   /** When set, ingest and admin routes need `Authorization: Bearer <token>`. */
   apiToken?: string;
+  /** Where `npm run demo:compare` writes its reports, served at /reports/latest. Default: ./reports. */
+  reportsDirectory?: string;
+  /** Reprocessing, in the process that runs the speed layer; without it the reprocess routes answer 409. */
+  reprocess?: ReprocessService;
 }
 
 export function createServer(options: ServingOptions): Express {
@@ -49,8 +56,11 @@ export function createServer(options: ServingOptions): Express {
   app.use(viewsRouter(catalog, ports.viewStore, reader));
   app.use('/ingest', authorized);
   app.use(ingestRouter(catalog, ports.eventLog, metrics, { maxBodyBytes: options.maxIngestBytes ?? 10 * 1024 * 1024 }));
+  app.use('/views/:name/reprocess', authorized);
+  app.use(reprocessRouter(catalog, options.reprocess));
   app.use('/batch', authorized);
   app.use(batchRouter(catalog, ports.scheduler));
+  app.use(reportsRouter(resolve(options.reportsDirectory ?? 'reports')));
   app.use(dashboardRouter());
   app.use(unknownRoute);
   app.use(errorHandler(logger));

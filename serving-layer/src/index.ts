@@ -10,3 +10,8 @@ export { openApiDocument } from './api/openapi.js';
 export type { ErrorBody } from './http/error-handler.js';
 export type { DependencyHealth } from './routes/health.js';
 export type { IngestReport } from './routes/ingest.js';
+// Kappa mode and reprocessing
+export type { ReprocessJobAnswer, ReprocessService } from './routes/reprocess.js';
+export * as reprocessSchemas from './api/reprocess-schemas.js';
+// The comparative demo's reports
+export * as reportsSchemas from './api/reports-schemas.js';

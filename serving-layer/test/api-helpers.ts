@@ -8,7 +8,7 @@
 import { expect } from 'vitest';
 import type { z } from 'zod';
 import { silentLogger, type Catalog, type Metrics, type Ports } from '@lambda/common';
-import { createServer, listen, type RunningServer } from '../src/index.js';
+import { createServer, listen, type RunningServer, type ServingOptions } from '../src/index.js';
 import { BASE, MINUTE, naiveAnswer, type ExpectedWindow, type PageView } from './helpers.js';
 
 /** Serves `createServer` on 127.0.0.1, on a free port. */
@@ -18,6 +18,8 @@ export async function serve(options: {
   metrics: Metrics;
   apiToken?: string;
   maxIngestBytes?: number;
+  reprocess?: ServingOptions['reprocess'];
+  reportsDirectory?: string;
 }): Promise<RunningServer> {
   return listen(createServer({ logger: silentLogger(), ...options }), { host: '127.0.0.1', port: 0 });
 }

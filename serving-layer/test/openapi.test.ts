@@ -1,7 +1,10 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { InProcessScheduler, recomputeJobName, type Ports } from '@lambda/common';
-import { apiSchemas, openApiDocument, type RunningServer } from '../src/index.js';
+import { ConflictError, InProcessScheduler, recomputeJobName, type Ports } from '@lambda/common';
+import { makeTempDir } from '../../common/test/helpers/temp-dir.js';
+import { apiSchemas, openApiDocument, reportsSchemas, reprocessSchemas, type ReprocessJobAnswer, type ReprocessService, type RunningServer } from '../src/index.js';
 import { client, conforms, serve, type Answer } from './api-helpers.js';
 import { BASE, VIEW, generateRecords, openTestPorts, publishBatch, putSlice, seededRandom, testCatalog } from './helpers.js';
 
@@ -45,6 +48,11 @@ const ENDPOINTS = [
   'GET /health',
   'GET /metrics',
   'GET /openapi.json',
+  'POST /views/{name}/reprocess',
+  'GET /views/{name}/reprocess',
+  'GET /reports',
+  'GET /reports/latest',
+  'GET /reports/latest/{file}',
 ];
 
 /** The schema each documented JSON response must be: the success one per endpoint, errors all alike. */
@@ -59,7 +67,38 @@ const SUCCESS: Record<string, [string, z.ZodType]> = {
   'GET /batch/jobs/{id}': ['200', apiSchemas.jobRun],
   'GET /status': ['200', apiSchemas.platformStatus],
   'GET /health': ['200', apiSchemas.health],
+  'POST /views/{name}/reprocess': ['202', reprocessSchemas.reprocessAnswer],
+  'GET /views/{name}/reprocess': ['200', reprocessSchemas.reprocessAnswer],
+  'GET /reports': ['200', reportsSchemas.reportsIndex],
+  'GET /reports/latest': ['200', reportsSchemas.latestReport],
 };
+
+/**
+ * Reprocess runs as the speed layer's ReprocessJobs keeps them, each finished at once: this test is about
+ * the document; reprocess-api.test.ts runs real ones.
+ */
+class InstantReprocessRuns implements ReprocessService {
+  readonly runs = new Map<string, ReprocessJobAnswer>();
+  start(view: string): ReprocessJobAnswer {
+    if (this.runs.get(view)?.state === 'running') throw new ConflictError(`View "${view}" is already being reprocessed`, { view });
+    const now = Date.now();
+    const run: ReprocessJobAnswer = {
+      id: `run-${this.runs.size + 1}`,
+      view,
+      state: 'completed',
+      progress: { phase: 'done', percent: 100, recordsReplayed: 1, recordsTotal: 1 },
+      startedAt: now,
+      finishedAt: now,
+      result: { view, generation: 2, storage: `${view}@g2`, startedAt: now, switchedAt: now, durationMs: 0, recordsReplayed: 1, recordsFromArchive: 0, position: [1] },
+      error: null,
+    };
+    this.runs.set(view, run);
+    return run;
+  }
+  status(view: string): ReprocessJobAnswer | undefined {
+    return this.runs.get(view);
+  }
+}
 
 /** The query schema behind each endpoint with query parameters. */
 const QUERIES: Record<string, z.ZodObject> = {
@@ -86,8 +125,13 @@ describe('the OpenAPI document', () => {
   let admin: ReturnType<typeof client>;
   let document: Document;
   let runId: string;
+  let reports: Awaited<ReturnType<typeof makeTempDir>>;
 
   beforeAll(async () => {
+    reports = await makeTempDir('openapi-reports');
+    await writeFile(join(reports.path, 'report.json'), JSON.stringify({ scenario: 'web' }));
+    await writeFile(join(reports.path, 'report.md'), '# A report\n');
+    await writeFile(join(reports.path, 'freshness.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
     let metrics;
     ({ ports, metrics, close: closePorts } = await openTestPorts());
     await ports.eventLog.createTopic(TOPIC, { partitions: 2 });
@@ -97,7 +141,15 @@ describe('the OpenAPI document', () => {
     for (const view of catalog.views.keys()) await scheduler.register(recomputeJobName(view), async () => ({ version: 2, horizon: [30, 10] }));
     runId = (await scheduler.trigger(recomputeJobName(VIEW))).id;
     await scheduler.waitForRun(runId, 5000);
-    server = await serve({ ports: { ...ports, scheduler }, catalog, metrics, apiToken: TOKEN, maxIngestBytes: MAX_INGEST_BYTES });
+    server = await serve({
+      ports: { ...ports, scheduler },
+      catalog,
+      metrics,
+      apiToken: TOKEN,
+      maxIngestBytes: MAX_INGEST_BYTES,
+      reprocess: new InstantReprocessRuns(),
+      reportsDirectory: reports.path,
+    });
     api = client(server.url);
     admin = client(server.url, TOKEN);
     const { status, type, body } = await api.get('/openapi.json');
@@ -110,17 +162,19 @@ describe('the OpenAPI document', () => {
     await server.close();
     await scheduler.close();
     await closePorts();
+    await reports.remove();
   });
 
   /** Sends a documented operation with valid values: path parameters, required query parameters, a body. */
   const send = (endpoint: string, path: string, operation: Operation, query: [string, string][] = [], token = true): Promise<Answer> => {
-    const values: Record<string, string> = { name: VIEW, topic: TOPIC, id: runId };
+    const values: Record<string, string> = { name: VIEW, topic: TOPIC, id: runId, file: 'report.md' };
     const concrete = path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(values[name]!));
     const required = (operation.parameters ?? []).filter((p) => p.in === 'query' && p.required && !query.some(([name]) => name === p.name));
     const fullQuery: [string, string][] = [...required.map((p): [string, string] => [p.name, p.name === 'key' ? '/a' : 'x']), ...query];
     const caller = token && operation.security ? admin : api;
     if (endpoint === 'POST /ingest/{topic}') return caller.post(concrete, [{ user: 'alice', url: '/a', latency: 1, ts: BASE }]);
     if (endpoint === 'POST /batch/run') return caller.post(concrete, { view: VIEW });
+    if (endpoint === 'POST /views/{name}/reprocess') return caller.post(concrete, {});
     return caller.get(concrete, fullQuery);
   };
 
@@ -168,14 +222,22 @@ describe('the OpenAPI document', () => {
 
   it('should guard exactly the operations it marks with security, and document their 401 and 403', async () => {
     const guarded = operations(document).filter((o) => o.operation.security);
-    expect(guarded.map((o) => o.endpoint).sort()).toEqual(['GET /batch/jobs', 'GET /batch/jobs/{id}', 'POST /batch/run', 'POST /ingest/{topic}']);
+    expect(guarded.map((o) => o.endpoint).sort()).toEqual([
+      'GET /batch/jobs',
+      'GET /batch/jobs/{id}',
+      'GET /views/{name}/reprocess',
+      'POST /batch/run',
+      'POST /ingest/{topic}',
+      'POST /views/{name}/reprocess',
+    ]);
     for (const { endpoint, path, operation } of operations(document)) {
       const answer = await send(endpoint, path, operation, [], false);
       if (operation.security) {
         expect(operation.security).toEqual([{ bearerToken: [] }]);
         expect(answer.status, endpoint).toBe(401);
         expectDocumented(endpoint, answer);
-        const wrong = await (endpoint.startsWith('POST') ? client(server.url, 'x'.repeat(TOKEN.length)).post(path.replace('{topic}', TOPIC), '[1]') : client(server.url, 'x'.repeat(TOKEN.length)).get(path.replace('{id}', runId)));
+        const concrete = path.replace('{topic}', TOPIC).replace('{id}', runId).replace('{name}', VIEW);
+        const wrong = await (endpoint.startsWith('POST') ? client(server.url, 'x'.repeat(TOKEN.length)).post(concrete, '[1]') : client(server.url, 'x'.repeat(TOKEN.length)).get(concrete));
         expect(wrong.status, endpoint).toBe(403);
         expectDocumented(endpoint, wrong);
       } else {
@@ -274,6 +336,12 @@ describe('the OpenAPI document', () => {
       ['GET /batch/jobs', () => admin.get('/batch/jobs', [['limit', 'many']]), 400],
       ['GET /batch/jobs', () => admin.get('/batch/jobs', [['view', 'nope']]), 404],
       ['GET /batch/jobs/{id}', () => admin.get('/batch/jobs/nope.1'), 404],
+      ['POST /views/{name}/reprocess', () => admin.post(`/views/${VIEW}/reprocess`, { definition: { name: VIEW } }), 400],
+      ['POST /views/{name}/reprocess', () => admin.post('/views/nope/reprocess', {}), 404],
+      ['POST /views/{name}/reprocess', () => admin.post(`/views/${VIEW}/reprocess`, { definition: { name: VIEW, description: 'x'.repeat(110 * 1024) } }), 413],
+      ['GET /views/{name}/reprocess', () => admin.get('/views/nope/reprocess'), 404],
+      ['GET /reports/latest/{file}', () => api.get('/reports/latest/..%2Fcatalog.json'), 400],
+      ['GET /reports/latest/{file}', () => api.get('/reports/latest/absent.svg'), 404],
     ];
     for (const [endpoint, request, status] of cases) {
       const answer = await request();

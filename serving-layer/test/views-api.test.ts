@@ -75,6 +75,8 @@ describe('the views API', () => {
       const newest = newestOf(counted)!;
       expect(views[0]).toEqual({
         name: VIEW,
+        // Never reprocessed: the catalog's definition is generation 1.
+        generation: 1,
         description: 'Views, total latency and top referrers per page per minute',
         source: 'pageviews',
         definition: {
@@ -107,6 +109,7 @@ describe('the views API', () => {
 
       expect(views[1]).toEqual({
         name: 'slow_pages',
+        generation: 1,
         description: null,
         source: 'pageviews',
         definition: {

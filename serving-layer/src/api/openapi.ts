@@ -3,6 +3,8 @@
  * responses), so the document cannot drift from what the API accepts.
  */
 import { z } from 'zod';
+import * as reportsSchemas from './reports-schemas.js';
+import * as reprocessSchemas from './reprocess-schemas.js';
 import * as schemas from './schemas.js';
 
 type JsonSchema = Record<string, unknown>;
@@ -34,7 +36,8 @@ const ERROR_MEANINGS: Record<number, string> = {
   400: 'A parameter is invalid: the message names it and says why',
   401: 'A token is configured and the request has none',
   403: 'The token is wrong',
-  404: 'No such view, topic or job run',
+  404: 'No such view, topic, job run, reprocess run or report',
+  409: 'A reprocess of the view is already running, or this process does not run the speed layer (reprocessing runs there)',
   413: 'The body is larger than the limit',
   503: 'A dependency did not answer, or the view kept changing during the read: try again',
 };
@@ -88,6 +91,21 @@ export function openApiDocument(): JsonSchema {
           responses: { 200: json(schemas.ingestReport, 'Where each record landed, and which will be dead-lettered and why'), ...errors(400, 401, 403, 404, 413) },
         },
       },
+      '/views/{name}/reprocess': {
+        post: {
+          summary: 'Reprocess a view after its logic changed: rebuild it as a new generation, then switch readers to it',
+          security: bearer,
+          parameters: parameters(schemas.viewParams, 'path'),
+          requestBody: { required: false, content: { 'application/json': { schema: jsonSchema(reprocessSchemas.reprocessBody, 'input') } } },
+          responses: { 202: json(reprocessSchemas.reprocessAnswer, 'The run, started'), ...errors(400, 401, 403, 404, 409, 413) },
+        },
+        get: {
+          summary: "The view's latest reprocess run: phase, percent of records replayed, result or error",
+          security: bearer,
+          parameters: parameters(schemas.viewParams, 'path'),
+          responses: { 200: json(reprocessSchemas.reprocessAnswer, 'The run'), ...errors(401, 403, 404, 409) },
+        },
+      },
       '/batch/run': {
         post: {
           summary: 'Recompute a view (or every view) now',
@@ -110,6 +128,32 @@ export function openApiDocument(): JsonSchema {
           security: bearer,
           parameters: parameters(schemas.jobParams, 'path'),
           responses: { 200: json(schemas.jobRun, 'The run'), ...errors(401, 403, 404) },
+        },
+      },
+      '/reports': {
+        get: { summary: 'Whether the comparative demo wrote a report, and the newest one', responses: { 200: json(reportsSchemas.reportsIndex, 'The newest report, or null') } },
+      },
+      '/reports/latest': {
+        get: {
+          summary: "The newest report of the comparative demo: its measurements and Markdown",
+          responses: { 200: json(reportsSchemas.latestReport, 'The report'), ...errors(404) },
+        },
+      },
+      '/reports/latest/{file}': {
+        get: {
+          summary: 'A file of the newest report: a chart (SVG), the Markdown or the measurements (JSON)',
+          parameters: parameters(reportsSchemas.reportFileParams, 'path'),
+          responses: {
+            200: {
+              description: 'The file',
+              content: {
+                'image/svg+xml': { schema: { type: 'string' } },
+                'text/markdown': { schema: { type: 'string' } },
+                'application/json': { schema: { type: 'object' } },
+              },
+            },
+            ...errors(400, 404),
+          },
         },
       },
       '/status': { get: { summary: 'How far the log reaches and the speed layer has consumed', responses: { 200: json(schemas.platformStatus, 'Per topic and partition') } } },

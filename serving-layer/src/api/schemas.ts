@@ -121,6 +121,7 @@ const valueType = z.object({}).catchall(jsonValue).meta({ description: 'A JSON s
 
 export const viewDescription = z.object({
   name: z.string(),
+  generation: z.number().int().min(1).meta({ description: "The generation of the view's logic that serves: 1, then one more per reprocess" }),
   description: z.string().nullable(),
   source: z.string(),
   definition: z.object({

@@ -6,6 +6,12 @@
  * a clean-up moved underneath it: the slices of each partition must chain from the horizon without a
  * gap, none may have vanished, and the manifest must still name the same version at the end (a version
  * is only ever deleted after a newer one is published, and a slice only after a horizon covers it).
+ *
+ * After a reprocess, a view is served by a newer *generation* (its new logic, under its own storage name;
+ * see common's view-generation.ts). The reader remembers the generation it serves per view and reads the
+ * generation pointer only when that generation's manifest says it was retired: the reprocess publishes
+ * that tombstone right after switching the pointer, so a view never reprocessed costs no extra read, a
+ * cached answer none either, and no answer mixes two generations (each reads one storage name only).
  */
 import {
   ConnectionError,
@@ -13,12 +19,16 @@ import {
   deepFreeze,
   UnknownViewError,
   compareCodePoints,
+  compileGeneration,
+  generationPointerName,
+  isRetired,
   type Catalog,
   type CompiledView,
   type JsonObject,
   type RowFilter,
   type RowState,
   type Slice,
+  type ViewDefinition,
   type ViewStore,
 } from '@lambda/common';
 
@@ -106,6 +116,8 @@ export class MergedViewReader {
   /** Whole answers by the view's shape and the query (oldest dropped first). */
   private readonly answers = new Map<string, MergedAnswer>();
   private readonly identities = new WeakMap<object, number>();
+  /** Per view, the generation last found serving; absent until a read found generation 1 retired. */
+  private readonly servingGenerations = new Map<string, Generation>();
   private nextIdentity = 1;
 
   constructor(
@@ -125,31 +137,49 @@ export class MergedViewReader {
     return view;
   }
 
+  /** The generation of a view this reader serves: the catalog's view until a read found it retired. */
+  private serving(name: string): Generation {
+    return this.servingGenerations.get(name) ?? { view: this.view(name), name, generation: 1 };
+  }
+
+  /**
+   * After a read found `retired`'s manifest to be a tombstone: the generation the pointer names now, its
+   * definition compiled under its storage name (a generation's logic never changes, so once).
+   */
+  private async follow(retired: Generation): Promise<Generation> {
+    const pointer = await this.store.readManifest(generationPointerName(retired.name));
+    if (!pointer?.stats || pointer.version <= retired.generation) return retired; // the tombstone raced ahead of the pointer: read again
+    const view = compileGeneration(this.catalog, pointer.stats.definition as unknown as ViewDefinition, pointer.version).compiled;
+    const next = { view, name: retired.name, generation: pointer.version };
+    this.servingGenerations.set(retired.name, next);
+    return next;
+  }
+
   async read(viewName: string, query: ReadQuery = {}): Promise<MergedAnswer> {
-    const view = this.view(viewName);
+    const view = this.serving(viewName).view;
     const request = JSON.stringify([query.keys, query.from, query.to, query.limit, query.cursor, query.contributions ?? false]);
     // An answer already computed for the view's current shape needs no row read at all.
     const caching = this.options.cacheAnswers ?? true;
     const cached = caching ? this.answers.get(`${await this.shapeNow(view)}\u0000${request}`) : undefined;
     if (cached) return this.withFreshness(cached);
 
-    const { snapshot, provenance } = await this.consistent(view, { keys: query.keys, windowFrom: query.from, windowTo: query.to });
+    const { snapshot, provenance, view: read } = await this.consistent(viewName, { keys: query.keys, windowFrom: query.from, windowTo: query.to });
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, 2);
-    const size = view.window.windowed ? view.window.sizeMs : null;
+    const size = read.window.windowed ? read.window.sizeMs : null;
     let windows = this.inputs(snapshot);
     if (after) windows = windows.filter((window) => compareRows(window, { key: after[0] as string, windowStart: after[1] as number }) > 0);
     // Only the page is computed: the rest were grouped, not merged.
     const page = query.limit === undefined ? windows : windows.slice(0, query.limit);
     const last = page.at(-1);
     const answer: MergedAnswer = {
-      view: view.name,
+      view: viewName,
       windows: page.map(({ key, windowStart, batch, realtime }) => ({
         key,
         windowStart,
         windowEnd: size === null ? null : windowStart + size,
-        values: this.result(view, batch ? [batch, ...realtime] : realtime),
+        values: this.result(read, batch ? [batch, ...realtime] : realtime),
         ...(query.contributions
-          ? { batch: batch ? this.result(view, [batch]) : null, realtime: realtime.length > 0 ? this.result(view, realtime) : null }
+          ? { batch: batch ? this.result(read, [batch]) : null, realtime: realtime.length > 0 ? this.result(read, realtime) : null }
           : {}),
       })),
       provenance,
@@ -157,7 +187,7 @@ export class MergedViewReader {
     };
     if (!caching) return answer;
     if (this.answers.size >= ANSWER_CACHE_SIZE) this.answers.delete(this.answers.keys().next().value!);
-    this.answers.set(`${shapeOf(view.name, provenance.batch?.version ?? 0, provenance.slices)}\u0000${request}`, answer);
+    this.answers.set(`${shapeOf(read.name, provenance.batch?.version ?? 0, provenance.slices)}\u0000${request}`, answer);
     return answer;
   }
 
@@ -182,8 +212,7 @@ export class MergedViewReader {
 
   /** Every key the view holds, in order, paged. */
   async keys(viewName: string, query: { prefix?: string; limit: number; cursor?: string }): Promise<KeysPage> {
-    const view = this.view(viewName);
-    const { snapshot, provenance } = await this.consistent(view, {});
+    const { snapshot, provenance } = await this.consistent(viewName, {});
     const after = query.cursor === undefined ? undefined : (decodeCursor(query.cursor, 1)[0] as string);
     const keys = new Set<string>();
     for (const row of snapshot.batchRows) keys.add(row.key);
@@ -192,7 +221,7 @@ export class MergedViewReader {
       .filter((key) => (query.prefix === undefined || key.startsWith(query.prefix)) && (after === undefined || compareCodePoints(key, after) > 0))
       .sort(compareCodePoints);
     const page = sorted.slice(0, query.limit);
-    return { view: view.name, keys: page, provenance, next: page.length < sorted.length ? encodeCursor([page.at(-1)!]) : null };
+    return { view: viewName, keys: page, provenance, next: page.length < sorted.length ? encodeCursor([page.at(-1)!]) : null };
   }
 
   /**
@@ -200,16 +229,10 @@ export class MergedViewReader {
    * merged over its windows (and both layers), then ranked, ties by key.
    */
   async top(viewName: string, query: { from?: number; to?: number; n: number; by?: string }): Promise<TopAnswer> {
-    const view = this.view(viewName);
-    const by = query.by ?? view.aggregates.find((aggregate) => aggregate.numeric)?.name;
-    const aggregate = view.aggregates.find((candidate) => candidate.name === by);
-    if (!aggregate?.numeric) {
-      const numeric = view.aggregates.filter((a) => a.numeric).map((a) => a.name);
-      throw new InvalidArgumentError(`query parameter "by" must name a numeric aggregate of view "${view.name}": ${numeric.join(', ') || 'it has none'}`, {
-        by: query.by,
-      });
-    }
-    const { snapshot, provenance } = await this.consistent(view, { windowFrom: query.from, windowTo: query.to });
+    rankedBy(this.serving(viewName).view, query.by, viewName); // a bad `by` is refused before any read
+    const { snapshot, provenance, view } = await this.consistent(viewName, { windowFrom: query.from, windowTo: query.to });
+    // Ranked by the aggregate of the generation read (the same unless a reprocess switched meanwhile).
+    const aggregate = rankedBy(view, query.by, viewName);
     const perKey = new Map<string, RowState>();
     for (const row of this.merge(view, snapshot, false)) {
       const state = perKey.get(row.key);
@@ -219,28 +242,38 @@ export class MergedViewReader {
     const ranked = [...perKey].map(([key, state]) => ({ key, values: view.result(state) }));
     const score = (values: JsonObject) => (values[aggregate.name] as number | null) ?? Number.NEGATIVE_INFINITY;
     ranked.sort((a, b) => score(b.values) - score(a.values) || compareCodePoints(a.key, b.key));
-    return { view: view.name, by: aggregate.name, from: query.from ?? null, to: query.to ?? null, top: ranked.slice(0, query.n), provenance };
+    return { view: viewName, by: aggregate.name, from: query.from ?? null, to: query.to ?? null, top: ranked.slice(0, query.n), provenance };
   }
 
-  /** Reads until a snapshot is consistent, and its provenance. */
-  private async consistent(view: CompiledView, filter: RowFilter): Promise<{ snapshot: Snapshot; provenance: Provenance }> {
+  /**
+   * Reads until a snapshot is consistent, and its provenance, from the generation serving `viewName`;
+   * with the generation's logic (`view`) to merge and present it.
+   */
+  private async consistent(viewName: string, filter: RowFilter): Promise<{ snapshot: Snapshot; provenance: Provenance; view: CompiledView }> {
     const maxAttempts = this.options.maxAttempts ?? 10;
+    let generation = this.serving(viewName);
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      const snapshot = await this.snapshot(view, filter);
-      if (!snapshot) continue;
+      const snapshot = await this.snapshot(generation.view, filter);
+      if (snapshot === RETIRED) generation = await this.follow(generation);
+      if (!snapshot || snapshot === RETIRED) continue;
       const now = (this.options.now ?? Date.now)();
       const { newestRecordAt } = snapshot.provenance;
       return {
         snapshot,
+        view: generation.view,
         provenance: { ...snapshot.provenance, freshnessMs: newestRecordAt === null ? null : Math.max(0, now - newestRecordAt), attempts: attempt },
       };
     }
-    throw new ConnectionError(`View "${view.name}" kept changing during ${maxAttempts} reads; try again`, { context: { view: view.name } });
+    throw new ConnectionError(`View "${viewName}" kept changing during ${maxAttempts} reads; try again`, { context: { view: viewName } });
   }
 
-  /** One consistent read, or undefined when something moved underneath it. */
-  private async snapshot(view: CompiledView, filter: RowFilter): Promise<Snapshot | undefined> {
+  /**
+   * One consistent read, or undefined when something moved underneath it, or RETIRED when a reprocess
+   * retired the generation (its manifest is the tombstone: what it held is gone or going).
+   */
+  private async snapshot(view: CompiledView, filter: RowFilter): Promise<Snapshot | typeof RETIRED | undefined> {
     const manifest = await this.store.readManifest(view.name);
+    if (isRetired(manifest)) return RETIRED;
     const horizon = manifest?.horizon ?? [];
     const [batchRows, listed] = await Promise.all([
       manifest ? this.store.readBatchRows(view.name, manifest.version, filter) : Promise.resolve([]),
@@ -262,6 +295,7 @@ export class MergedViewReader {
       }
       position.push(end);
     }
+    // A retirement publishes its tombstone as a new version, so this also notices a reprocess's switch.
     const after = await this.store.readManifest(view.name);
     if (after?.version !== manifest?.version) return undefined;
 
@@ -340,6 +374,27 @@ export class MergedViewReader {
     for (const { rows } of snapshot.slices) for (const row of rows) add(row, 'realtime');
     return [...merged.values()].sort(compareRows);
   }
+}
+
+/** What a snapshot of a retired generation gives: follow the generation pointer, and read again. */
+const RETIRED = Symbol('retired');
+
+/** The aggregate `top` ranks by: `by`, or the view's first numeric one; an InvalidArgumentError when it is not numeric. */
+function rankedBy(view: CompiledView, by: string | undefined, viewName: string): CompiledView['aggregates'][number] {
+  const name = by ?? view.aggregates.find((aggregate) => aggregate.numeric)?.name;
+  const aggregate = view.aggregates.find((candidate) => candidate.name === name);
+  if (!aggregate?.numeric) {
+    const numeric = view.aggregates.filter((a) => a.numeric).map((a) => a.name);
+    throw new InvalidArgumentError(`query parameter "by" must name a numeric aggregate of view "${viewName}": ${numeric.join(', ') || 'it has none'}`, { by });
+  }
+  return aggregate;
+}
+
+/** The generation an answer reads: its logic under its storage name, the view's public name, its number. */
+interface Generation {
+  view: CompiledView;
+  name: string;
+  generation: number;
 }
 
 interface WindowInputs {

@@ -27,7 +27,8 @@ export function batchRouter(catalog: Catalog, scheduler: Scheduler): Router {
 
   router.post('/batch/run', express.json({ limit: '10kb' }), async (request, response) => {
     const body = parseInput(batchRunBody, request.body ?? {}, 'body');
-    const views = body.view === undefined ? [...catalog.views.keys()] : [knownView(body.view)];
+    // Every view means every view with a recompute job: a Kappa view has none (the speed layer keeps it).
+    const views = body.view === undefined ? await recomputedViews(catalog, scheduler) : [knownView(body.view)];
     const runs = await Promise.all(views.map((view) => scheduler.trigger(recomputeJobName(view))));
     response.status(202).json({ runs: runs.map(describeRun) });
   });
@@ -84,4 +85,20 @@ function describeRun(run: JobRun) {
     version: typeof result.version === 'number' ? result.version : null,
     horizon: Array.isArray(result.horizon) ? (result.horizon as number[]) : null,
   };
+}
+
+/** The views whose recompute job the scheduler knows. */
+async function recomputedViews(catalog: Catalog, scheduler: Scheduler): Promise<string[]> {
+  const views: string[] = [];
+  for (const view of catalog.views.keys()) {
+    const known = await scheduler.status(recomputeJobName(view)).then(
+      () => true,
+      (error: unknown) => {
+        if (error instanceof UnknownJobError) return false;
+        throw error;
+      },
+    );
+    if (known) views.push(view);
+  }
+  return views;
 }

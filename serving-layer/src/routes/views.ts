@@ -4,7 +4,7 @@
  * keys over a window range, merged across both layers).
  */
 import { Router } from 'express';
-import type { Catalog, CompiledView, ViewStore } from '@lambda/common';
+import { readViewGeneration, type Catalog, type ViewStore } from '@lambda/common';
 import { keysQuery, topQuery, viewQuery } from '../api/schemas.js';
 import { answerJson } from '../http/answer-json.js';
 import { parseInput } from '../http/validate.js';
@@ -14,7 +14,7 @@ export function viewsRouter(catalog: Catalog, store: ViewStore, reader: MergedVi
   const router = Router();
 
   router.get('/views', async (_request, response) => {
-    response.json({ views: await Promise.all([...catalog.views.values()].map((view) => describeView(view, store))) });
+    response.json({ views: await Promise.all([...catalog.views.keys()].map((name) => describeView(name, catalog, store))) });
   });
 
   // An unknown view is a 404 before any parameter is checked: it is the first thing wrong.
@@ -41,8 +41,9 @@ export function viewsRouter(catalog: Catalog, store: ViewStore, reader: MergedVi
   return router;
 }
 
-async function describeView(view: CompiledView, store: ViewStore) {
-  const { definition } = view;
+/** The view as it serves now: the definition and status of its serving generation (after reprocessing, not the catalog's). */
+async function describeView(name: string, catalog: Catalog, store: ViewStore) {
+  const { generation, definition, compiled: view } = await readViewGeneration(store, catalog, name);
   const [manifest, slices] = await Promise.all([store.readManifest(view.name), store.listSlices(view.name)]);
   const horizon = manifest?.horizon ?? [];
   const live = slices.filter((slice) => slice.start >= (horizon[slice.partition] ?? 0));
@@ -52,7 +53,8 @@ async function describeView(view: CompiledView, store: ViewStore) {
   );
   const newest = Math.max(manifest?.newestRecordAt ?? -1, ...live.map((slice) => slice.newestRecordAt ?? -1));
   return {
-    name: view.name,
+    name,
+    generation,
     description: definition.description ?? null,
     source: view.source.topic,
     definition: {
