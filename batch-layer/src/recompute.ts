@@ -86,7 +86,8 @@ export class Recomputer {
     } catch (error) {
       // Refused (a reprocess retired the view's generation meanwhile, or a later version won): rows of a
       // version that will never serve are deleted now, as no clean-up looks above the serving version.
-      await this.options.viewStore.deleteBatchVersion(prepared.view, prepared.version).catch(() => undefined);
+      // Any other failure may have published after all (a timed-out write), so its rows stay.
+      if (error instanceof ConflictError) await this.options.viewStore.deleteBatchVersion(prepared.view, prepared.version).catch(() => undefined);
       throw error;
     }
   }
