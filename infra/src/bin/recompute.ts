@@ -8,6 +8,7 @@
  */
 import cliProgress from 'cli-progress';
 import { Command } from 'commander';
+import { platformClient } from '../platform-client.js';
 
 interface Run {
   id: string;
@@ -29,20 +30,7 @@ const options = new Command()
   .parse()
   .opts<{ view?: string; url: string; token?: string }>();
 
-const headers: Record<string, string> = { 'content-type': 'application/json' };
-if (options.token) headers.authorization = `Bearer ${options.token}`;
-
-async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-  let response: Response;
-  try {
-    response = await fetch(new URL(path, options.url), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch (error) {
-    throw new Error(`cannot reach the platform at ${options.url}: ${(error as Error).message}. Is it running (npm start)?`, { cause: error });
-  }
-  const payload = (await response.json()) as T & { error?: { message: string } };
-  if (!response.ok) throw new Error(payload.error?.message ?? `${method} ${path} answered ${response.status}`);
-  return payload;
-}
+const call = platformClient(options);
 
 try {
   const { runs } = await call<{ runs: Run[] }>('POST', '/batch/run', options.view === undefined ? {} : { view: options.view });

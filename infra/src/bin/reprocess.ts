@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
 import { Command } from 'commander';
 import type { ReprocessJobAnswer } from '@lambda/serving-layer';
+import { platformClient } from '../platform-client.js';
 
 const options = new Command()
   .name('reprocess')
@@ -23,20 +24,10 @@ const options = new Command()
   .parse()
   .opts<{ view: string; definition?: string; url: string; token?: string }>();
 
-const headers: Record<string, string> = { 'content-type': 'application/json' };
-if (options.token) headers.authorization = `Bearer ${options.token}`;
-
-async function call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<ReprocessJobAnswer> {
-  let response: Response;
-  try {
-    response = await fetch(new URL(path, options.url), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch (error) {
-    throw new Error(`cannot reach the platform at ${options.url}: ${(error as Error).message}. Is it running (npm start)?`, { cause: error });
-  }
-  const payload = (await response.json()) as { job: ReprocessJobAnswer; error?: { message: string } };
-  if (!response.ok) throw new Error(payload.error?.message ?? `${method} ${path} answered ${response.status}`);
-  return payload.job;
-}
+const api = platformClient(options);
+/** Every answer of the reprocess endpoints carries the job. */
+const call = async (method: 'GET' | 'POST', path: string, body?: unknown): Promise<ReprocessJobAnswer> =>
+  (await api<{ job: ReprocessJobAnswer }>(method, path, body)).job;
 
 try {
   const definition = options.definition === undefined ? undefined : (JSON.parse(await readFile(options.definition, 'utf8')) as unknown);

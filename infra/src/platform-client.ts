@@ -1,0 +1,28 @@
+/**
+ * The command-line tools' way to a running platform's API: JSON in and out, the bearer token when one
+ * is given, and errors an operator can act on (the API's own message, or that nothing answers).
+ */
+export interface PlatformClientOptions {
+  /** The platform's base URL. */
+  url: string;
+  /** The API token, when the platform has one. */
+  token?: string;
+}
+
+export type PlatformCall = <T>(method: 'GET' | 'POST', path: string, body?: unknown) => Promise<T>;
+
+export function platformClient({ url, token }: PlatformClientOptions): PlatformCall {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  return async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
+    let response: Response;
+    try {
+      response = await fetch(new URL(path, url), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (error) {
+      throw new Error(`cannot reach the platform at ${url}: ${(error as Error).message}. Is it running (npm start)?`, { cause: error });
+    }
+    const payload = (await response.json()) as T & { error?: { message: string } };
+    if (!response.ok) throw new Error(payload.error?.message ?? `${method} ${path} answered ${response.status}`);
+    return payload;
+  };
+}
