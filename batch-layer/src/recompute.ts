@@ -19,6 +19,8 @@ import {
   ConflictError,
   UnknownViewError,
   isRetired,
+  nextBatchVersion,
+  publishBuiltVersion,
 } from '@lambda/common';
 import type { ArchiveFile } from './archive-layout.js';
 import { ArchiveQuery, type ArchiveQueryResult } from './archive-query.js';
@@ -81,15 +83,7 @@ export class Recomputer {
     const prepared = await this.prepare(viewName, onProgress);
     if (!prepared) return undefined;
     onProgress({ stage: 'publish', percent: 97, message: `publishing version ${prepared.version}` });
-    try {
-      return await this.publish(prepared);
-    } catch (error) {
-      // Refused (a reprocess retired the view's generation meanwhile, or a later version won): rows of a
-      // version that will never serve are deleted now, as no clean-up looks above the serving version.
-      // Any other failure may have published after all (a timed-out write), so its rows stay.
-      if (error instanceof ConflictError) await this.options.viewStore.deleteBatchVersion(prepared.view, prepared.version).catch(() => undefined);
-      throw error;
-    }
+    return this.publish(prepared);
   }
 
   /**
@@ -123,7 +117,7 @@ export class Recomputer {
       return undefined;
     }
 
-    const version = await this.nextVersion(view.name, manifest);
+    const version = nextBatchVersion(manifest, await viewStore.listBatchVersions(view.name));
     onProgress({ stage: 'query', percent: QUERY_FROM, message: `running the view's SQL below horizon [${horizon.join(', ')}]` });
     const { rows, newestRecordAt, partitions }: ArchiveQueryResult & { partitions?: PartitionResult[] } = this.options.fanOut
       ? await this.fanOutQuery(this.options.fanOut, view, version, horizon, archive.files, onProgress)
@@ -154,7 +148,7 @@ export class Recomputer {
       newestRecordAt: prepared.newestRecordAt,
       stats: { rows: prepared.rows, durationMs: Math.round(prepared.durationMs) },
     };
-    await this.options.viewStore.publishBatchVersion(manifest);
+    await publishBuiltVersion(this.options.viewStore, manifest);
     this.options.logger.info(
       { view: prepared.view, version: prepared.version, horizon: prepared.horizon, rows: prepared.rows, ms: Math.round(prepared.durationMs) },
       'published batch version',
@@ -235,11 +229,6 @@ export class Recomputer {
    * overtaken (or crashed after writing rows) can never publish over another run's rows: its publish
    * is refused as no newer than the serving version, and clean-up deletes its rows.
    */
-  private async nextVersion(view: string, manifest: BatchManifest | undefined): Promise<number> {
-    const versions = await this.options.viewStore.listBatchVersions(view);
-    return Math.max(manifest?.version ?? 0, ...versions) + 1;
-  }
-
   private view(name: string): CompiledView {
     const view = this.options.catalog.views.get(name);
     if (!view) throw new UnknownViewError(`Unknown view "${name}"`, { view: name });

@@ -50,6 +50,7 @@ export type { EmbeddedEventLogOptions } from './ports/event-log/embedded/embedde
 // Port: view store
 export type { BatchManifest, RowFilter, Slice, SliceRef, ViewRow, ViewStore } from './ports/view-store/view-store.js';
 export { validateViewName } from './ports/view-store/validation.js';
+export { nextBatchVersion, publishBuiltVersion } from './ports/view-store/batch-versions.js';
 export { EmbeddedViewStore } from './ports/view-store/embedded/embedded-view-store.js';
 export type { EmbeddedViewStoreOptions } from './ports/view-store/embedded/embedded-view-store.js';
 

@@ -8,6 +8,8 @@
  * is a slice edge, so the exactness invariant holds exactly as in Lambda mode.
  */
 import {
+  nextBatchVersion,
+  publishBuiltVersion,
   readViewGeneration,
   silentLogger,
   type BatchManifest,
@@ -136,7 +138,7 @@ export class KappaCompactor {
     const horizonOut = Array.from(newHorizon, (offset) => offset ?? 0);
 
     const versions = await store.listBatchVersions(storage);
-    const version = Math.max(manifest?.version ?? 0, ...versions) + 1;
+    const version = nextBatchVersion(manifest, versions);
     const rows = [...states.values()].map(({ key, windowStart, state }) => ({ key, windowStart, state: view.toJson(state) }));
     for (let i = 0; i < rows.length; i += ROWS_PER_WRITE) await store.putBatchRows(storage, version, rows.slice(i, i + ROWS_PER_WRITE));
     const published: BatchManifest = {
@@ -147,7 +149,7 @@ export class KappaCompactor {
       newestRecordAt,
       stats: { rows: rows.length, compactedSlices: chain.length, kappa: true },
     };
-    await store.publishBatchVersion(published);
+    await publishBuiltVersion(store, published);
 
     // Readers that read the old version or these slices notice they moved and read again.
     await store.deleteSlices(chain);
