@@ -358,7 +358,8 @@ describe('whatever the micro-batch sizes, cuts, failures and restarts', () => {
       ),
       { numRuns: 40, seed: 20260101 },
     );
-  });
+    // 10 to 18 s alone, 30 s beside every other package's tests on two cores: the limit catches a hang.
+  }, 120_000);
 });
 
 /** Per partition, the end of a view's last slice (0 without one). */
