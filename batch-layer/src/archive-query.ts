@@ -36,8 +36,11 @@ export class ArchiveQuery {
 
   constructor(private readonly options: ArchiveQueryOptions) {}
 
-  /** The view's rows over the records of `files` below `horizon` (per partition; a missing one is 0). */
-  async run(view: CompiledView, horizon: readonly number[], files: readonly ArchiveFileRef[]): Promise<ArchiveQueryResult> {
+  /**
+   * The view's rows over the records of `files` below `horizon` (per partition; a missing one is 0),
+   * leaving out the offsets `quarantined` per partition for this view (see `Quarantine`).
+   */
+  async run(view: CompiledView, horizon: readonly number[], files: readonly ArchiveFileRef[], quarantined: readonly (readonly number[])[] = []): Promise<ArchiveQueryResult> {
     // Files wholly below the horizon are read as they are; only one straddling it needs the offset filter.
     const whole: string[] = [];
     const straddling: string[] = [];
@@ -64,9 +67,16 @@ export class ArchiveQuery {
       types.straddling = LIST(VARCHAR);
       types.horizon = LIST(BIGINT);
     }
+    let input = inputs.join(' UNION ALL BY NAME ');
+    if (quarantined.some((offsets) => offsets.length > 0)) {
+      const partitions = Math.max(quarantined.length, ...files.map((file) => file.partition + 1));
+      input = `SELECT * FROM (${input}) WHERE NOT list_contains($quarantined[_partition + 1], _offset)`;
+      values.quarantined = listValue(Array.from({ length: partitions }, (_, partition) => listValue((quarantined[partition] ?? []).map(BigInt))));
+      types.quarantined = LIST(LIST(BIGINT));
+    }
     return this.options.engine.withConnection(async (connection) => {
       const parameters = new SqlParameters();
-      const sql = view.batchSql(inputs.join(' UNION ALL BY NAME '), parameters);
+      const sql = view.batchSql(input, parameters);
       let newestRecordAt: number | null = null;
       const rows = (await queryRows(connection, sql, { ...parameters.values, ...values }, types)).map((row) => {
         const { key, windowStart, state, newestRecordAt: newest } = view.stateFromSqlRow(row);

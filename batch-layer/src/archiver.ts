@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CompiledSource, EventLog, Lake, Logger } from '@lambda/common';
+import { Quarantine, type CompiledSource, type EventLog, type Lake, type Logger } from '@lambda/common';
 import { archiveKey, listArchiveFiles, type ArchiveFile } from './archive-layout.js';
 import type { DuckDbEngine } from './duckdb-engine.js';
 import { writeParquet, type ArchiveRow } from './parquet-writer.js';
@@ -47,6 +47,14 @@ export class Archiver {
   private readonly locks = new Map<string, Promise<unknown>>();
 
   constructor(private readonly options: ArchiverOptions) {}
+
+  /**
+   * The records of a topic the speed layer quarantined, by view: the archive keeps them (other views
+   * count them), and a view's recompute leaves out its own.
+   */
+  quarantineOf(topic: string): Promise<Quarantine> {
+    return Quarantine.load(this.options.eventLog, topic);
+  }
 
   /** Per partition, the offset up to which the lake holds the topic. */
   async archivedEnds(topic: string, partitions: number): Promise<number[]> {

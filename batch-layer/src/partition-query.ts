@@ -23,6 +23,8 @@ export interface PartitionTask {
   definition: string;
   /** The lake object the partial rows are written to. */
   output: string;
+  /** Offsets of the partition below the horizon quarantined for the view: left out (see `Quarantine`). */
+  quarantined?: number[];
 }
 
 export interface PartitionResult {
@@ -72,6 +74,7 @@ export class PartitionQuery {
       view,
       Array.from(horizon, (offset) => offset ?? 0),
       task.files.map((file) => ({ ...file, partition: task.partition })),
+      Array.from({ length: task.partition + 1 }, (_, partition) => (partition === task.partition ? (task.quarantined ?? []) : [])),
     );
   }
 

@@ -118,10 +118,12 @@ export class Recomputer {
     }
 
     const version = nextBatchVersion(manifest, await viewStore.listBatchVersions(view.name));
+    // Read after the slices: a record the speed layer quarantined below a slice edge is recorded before the edge is.
+    const quarantined = (await archiver.quarantineOf(view.source.topic)).below(view.name, horizon);
     onProgress({ stage: 'query', percent: QUERY_FROM, message: `running the view's SQL below horizon [${horizon.join(', ')}]` });
     const { rows, newestRecordAt, partitions }: ArchiveQueryResult & { partitions?: PartitionResult[] } = this.options.fanOut
-      ? await this.fanOutQuery(this.options.fanOut, view, version, horizon, archive.files, onProgress)
-      : await this.archiveQuery.run(view, horizon, archive.files.flat());
+      ? await this.fanOutQuery(this.options.fanOut, view, version, horizon, archive.files, quarantined, onProgress)
+      : await this.archiveQuery.run(view, horizon, archive.files.flat(), quarantined);
     for (let i = 0; i < rows.length; i += ROWS_PER_WRITE) {
       await viewStore.putBatchRows(view.name, version, rows.slice(i, i + ROWS_PER_WRITE));
       const share = Math.min(1, (i + ROWS_PER_WRITE) / rows.length);
@@ -185,6 +187,7 @@ export class Recomputer {
     version: number,
     horizon: number[],
     files: ArchiveFile[][],
+    quarantined: number[][],
     onProgress: (progress: RecomputeProgress) => void,
   ): Promise<ArchiveQueryResult & { partitions: PartitionResult[] }> {
     const run = randomUUID().slice(0, 8);
@@ -201,6 +204,7 @@ export class Recomputer {
         files: reaching.map(({ key, etag, from, to }) => ({ key, etag, from, to })),
         definition,
         output: partialKey(view.name, version, run, partition),
+        quarantined: quarantined[partition] ?? [],
       });
     });
     if (tasks.length === 0) return { rows: [], newestRecordAt: null, partitions: [] };

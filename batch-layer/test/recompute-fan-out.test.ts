@@ -12,6 +12,7 @@ import {
   Catalog,
   ConnectionError,
   EmbeddedViewStore,
+  Quarantine,
   type JsonValue,
   type Lake,
   type ViewDefinition,
@@ -123,7 +124,7 @@ describe.skipIf(Boolean(skipReason))('a recompute fanned out over lake partition
   let prefix: string;
   let fanOutViews: EmbeddedViewStore;
   /** Per partition, the records appended: valid or not, with their url (or null) and latency (or null). */
-  let sent: { partition: number; offset: number; valid: boolean; latency: number | null }[];
+  let sent: { partition: number; offset: number; valid: boolean; latency: number | null; hasUrl: boolean }[];
   const closers: (() => Promise<void> | void)[] = [];
 
   beforeEach(async () => {
@@ -159,13 +160,13 @@ describe.skipIf(Boolean(skipReason))('a recompute fanned out over lake partition
         if (n % 4 !== 0) value.user = `u${n % 9}`;
         if (n % 3 !== 0) value.referrer = ['google', 'direct', 'news', 'mail'][n % 4]!;
         const valid = n % 11 !== 10;
-        return { valid, latency, text: valid ? JSON.stringify(value) : '{"ts": ', timestamp };
+        return { valid, latency, hasUrl: n % 6 !== 0, text: valid ? JSON.stringify(value) : '{"ts": ', timestamp };
       });
       const offsets = await platform.eventLog.append(
         TOPIC,
         batch.map((record) => message(partition, record.text, record.timestamp)),
       );
-      batch.forEach((record, i) => sent.push({ partition, offset: offsets[i]!.offset, valid: record.valid, latency: record.latency }));
+      batch.forEach((record, i) => sent.push({ partition, offset: offsets[i]!.offset, valid: record.valid, latency: record.latency, hasUrl: record.hasUrl }));
     }
   }
 
@@ -232,6 +233,39 @@ describe.skipIf(Boolean(skipReason))('a recompute fanned out over lake partition
         views: below.length,
         total: below.reduce((sum, record) => sum + (record.latency ?? 0), 0),
       });
+    });
+  });
+
+  describe('when the speed layer quarantined records for one view', () => {
+    it('should leave them out of that view, in one query and in partition jobs alike, and count them in the others', async () => {
+      await append(40);
+      await slicesTo([30, 25, 34, 28], [0, 0, 0, 0], [platform.viewStore, fanOutViews]);
+      // Valid records below the horizon, in two partitions, and one above it (it must not matter).
+      const chosen = [sent.find((r) => r.valid && r.partition === 1 && r.offset === 3)!, sent.find((r) => r.valid && r.partition === 2 && r.offset === 20)!];
+      const above = sent.find((r) => r.valid && r.partition === 0 && r.offset === 35)!;
+      await Quarantine.append(
+        platform.eventLog,
+        TOPIC,
+        PARTITIONS,
+        [...chosen, above].map(({ partition, offset }) => ({ view: TOTALS, partition, offset, reason: 'refused by a test', at: 0 })),
+      );
+      await openWorker('a');
+      const single = recomputer(platform.viewStore, 'single-work');
+      const fannedOut = recomputer(fanOutViews, 'fan-out-work', await openFanOut());
+      for (const view of catalog.views.keys()) {
+        const one = (await single.run(view))!;
+        const many = (await fannedOut.run(view))!;
+        expect(sortRows(await fanOutViews.readBatchRows(view, many.version)), view).toEqual(sortRows(await platform.viewStore.readBatchRows(view, one.version)));
+      }
+
+      const horizon = [30, 25, 34, 28];
+      const below = sent.filter((record) => record.valid && record.offset < horizon[record.partition]!);
+      const counted = below.filter((record) => !chosen.includes(record));
+      const [totals] = await fanOutViews.readBatchRows(TOTALS, 1);
+      expect(totals!.state).toMatchObject({ views: counted.length, total: counted.reduce((sum, record) => sum + (record.latency ?? 0), 0) });
+      // The other views still count every record.
+      const byUrl = await fanOutViews.readBatchRows(BY_URL, 1);
+      expect(byUrl.reduce((sum, row) => sum + (row.state as { views: number }).views, 0)).toBe(below.filter((record) => record.hasUrl).length);
     });
   });
 

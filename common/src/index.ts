@@ -5,6 +5,10 @@ export type { JsonObject, JsonPrimitive, JsonValue } from './records/json.js';
 export { deepFreeze, isJsonObject } from './records/json.js';
 export type { DecodeOptions, DecodeResult, EventRecord } from './records/event-record.js';
 export { decodeEventRecord, encodeEvent } from './records/event-record.js';
+export type { RecordLimits } from './records/record-limits.js';
+export { Quarantine, QUARANTINE_SUFFIX, quarantineTopicOf } from './records/quarantine.js';
+export type { QuarantineEntry } from './records/quarantine.js';
+export { DEFAULT_RECORD_LIMITS, MAX_VIEW_KEY_LENGTH, resolveRecordLimits } from './records/record-limits.js';
 
 // Errors
 export * from './errors/errors.js';
@@ -23,6 +27,9 @@ export type { LoadConfigOptions } from './config/load-config.js';
 export { createLogger, silentLogger, LOG_LEVELS } from './logging/logger.js';
 export type { LogLevel, Logger, LoggerOptions } from './logging/logger.js';
 export { Metrics } from './metrics/metrics.js';
+
+// Health
+export type { PipelineState, SpeedLayerHealth, TopicPipelineHealth } from './health/speed-layer-health.js';
 
 // Durability
 export type { DurabilityOptions, FsyncPolicy } from './storage/fsync-policy.js';

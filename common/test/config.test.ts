@@ -49,6 +49,12 @@ describe('loadConfig', () => {
       expect(() => loadConfig({ env: { MAX_INGEST_BYTES: '10' } })).toThrow(/http\.maxIngestBytes/);
     });
 
+    it('should keep Kafka topic auto-creation off unless KAFKA_SERVER_AUTO_CREATE_TOPICS turns it on', () => {
+      expect(loadConfig({ env: {} }).kafkaServer.autoCreateTopics).toBe(false);
+      expect(loadConfig({ env: { KAFKA_SERVER_AUTO_CREATE_TOPICS: 'true' } }).kafkaServer.autoCreateTopics).toBe(true);
+      expect(() => loadConfig({ env: { KAFKA_SERVER_AUTO_CREATE_TOPICS: 'sometimes' } })).toThrow(/kafkaServer\.autoCreateTopics/);
+    });
+
     it('should read the real engines\' settings, lists split at commas', () => {
       const config = loadConfig({
         env: {

@@ -34,7 +34,7 @@ export interface AllInOne {
 
 export async function createAllInOne(config: PlatformConfig, dependencies: { logger: Logger; metrics: Metrics }): Promise<AllInOne> {
   const { logger } = dependencies;
-  const catalog = loadCatalog(config.catalog.file);
+  const catalog = loadCatalog(config.catalog.file, config.records);
   const ports = await openPorts(config, dependencies);
   const stops: (() => Promise<void>)[] = [() => ports.close()];
   const close = async () => {
@@ -45,8 +45,11 @@ export async function createAllInOne(config: PlatformConfig, dependencies: { log
     let kafkaAddress: string | undefined;
     if (config.kafkaServer.enabled && config.eventLog.adapter === 'embedded') {
       const { host, port, maxFrameBytes } = config.kafkaServer;
+      // The HTTP API's token guards the log over Kafka too: clients authenticate with SASL/PLAIN, the token as password.
+      const auth = config.http.apiToken ? { secret: config.http.apiToken } : undefined;
+      const autoCreateTopics = config.kafkaServer.autoCreateTopics ? { partitions: config.eventLog.defaultPartitions } : false;
       try {
-        const kafkaServer = await KafkaProtocolServer.start({ eventLog: ports.eventLog, host, port, maxFrameBytes, logger });
+        const kafkaServer = await KafkaProtocolServer.start({ eventLog: ports.eventLog, host, port, maxFrameBytes, autoCreateTopics, auth, logger });
         kafkaAddress = `${kafkaServer.host}:${kafkaServer.port}`;
         stops.push(() => kafkaServer.close());
       } catch (error) {
@@ -68,10 +71,10 @@ export async function createAllInOne(config: PlatformConfig, dependencies: { log
     const reprocessor = createReprocessor(config, ports, catalog, { speedLayer, compactor, batchLayer }, dependencies);
     // A definition left out is re-read from the catalog file: the point of a reprocess is a changed file.
     const reprocess = (view: string, definition?: ViewDefinition, options: { onProgress?: (progress: ReprocessProgress) => void } = {}) =>
-      reprocessor.reprocess(view, { definition: definition ?? loadCatalog(config.catalog.file).views.get(view)?.definition, onProgress: options.onProgress });
+      reprocessor.reprocess(view, { definition: definition ?? loadCatalog(config.catalog.file, config.records).views.get(view)?.definition, onProgress: options.onProgress });
     const reprocessJobs = new ReprocessJobs({ reprocess: (view, request) => reprocess(view, request?.definition, request) });
     stops.push(() => reprocessJobs.settled());
-    const server: RunningServer = await startServingLayer(config, ports, catalog, dependencies, { reprocess: reprocessJobs });
+    const server: RunningServer = await startServingLayer(config, ports, catalog, dependencies, { reprocess: reprocessJobs, speedLayerHealth: () => speedLayer.health() });
     stops.push(() => server.close());
     if (config.demo.enabled && catalog.sources.has(PAGEVIEWS)) {
       const demo = startDemoStream(ports.eventLog, config.demo, logger);

@@ -64,6 +64,9 @@ const ui = {
   refreshButton: $('refresh-button'),
   lastUpdated: $('last-updated'),
   errors: $('errors'),
+  healthBanner: $('health-banner'),
+  healthTitle: $('health-title'),
+  healthReasons: $('health-reasons'),
   tokenForm: $('token-form'),
   tokenReason: $('token-reason'),
   tokenInput: $('token-input'),
@@ -81,6 +84,8 @@ const state = {
   keysTruncated: false,
   /** GET /batch/jobs, or null while it is unknown (not loaded, or it needs a token). */
   jobs: null,
+  /** GET /health: the overall status, why it is not up, and each view's progress; null until loaded. */
+  health: null,
   live: true,
   refreshes: 0,
   lastSuccessAt: null,
@@ -658,6 +663,51 @@ function lagClass(lag) {
   return 'ok';
 }
 
+// ---------------------------------------------------------------------------------------------------
+// Health: GET /health, shown as a banner when it is not up and as a badge on each view not ok
+
+async function loadHealth() {
+  const current = begin('health');
+  try {
+    // Not api(): a dependency down answers 503 with the same report, which is what to show.
+    const response = await fetch(apiUrl('health'), { headers: { accept: 'application/json' }, cache: 'no-store' });
+    const body = await response.json().catch(() => null);
+    if (typeof body?.status !== 'string') throw new Error(`GET /health answered ${response.status} without a health report`);
+    if (!current()) return;
+    state.health = body;
+    clearError('health');
+  } catch (error) {
+    if (!current()) return;
+    state.health = null;
+    reportError('health', error);
+  }
+  renderHealth();
+  renderBatchLayer();
+}
+const refreshHealth = refreshing('health', loadHealth);
+
+function renderHealth() {
+  const health = state.health;
+  const banner = ui.healthBanner;
+  banner.dataset.status = health?.status ?? '';
+  banner.hidden = !health || health.status === 'up';
+  if (banner.hidden) return;
+  banner.className = `health-banner ${health.status}`;
+  ui.healthTitle.textContent =
+    health.status === 'down'
+      ? 'Down: a dependency does not answer.'
+      : 'Degraded: answers are still served, but some data has stopped advancing.';
+  ui.healthReasons.replaceChildren(...health.reasons.map((reason) => h('li', {}, reason)));
+}
+
+/** A badge after a view's name when /health says it is stalled, or cannot tell. */
+function viewHealthBadge(name) {
+  const progress = state.health?.views?.[name];
+  if (!progress || progress.status === 'ok') return null;
+  const badge = h('span', { class: `badge ${progress.status}`, 'data-health': progress.status, title: progress.reason ?? '' }, progress.status === 'degraded' ? 'stalled' : 'unknown');
+  return [' ', badge];
+}
+
 async function refreshJobs() {
   const current = begin('jobs');
   try {
@@ -693,7 +743,7 @@ function renderBatchLayer() {
     return h(
       'tr',
       { 'data-view': view.name, class: view.name === state.viewName ? 'selected' : undefined },
-      h('th', { scope: 'row', class: 'view-name' }, view.name),
+      h('th', { scope: 'row', class: 'view-name' }, view.name, viewHealthBadge(view.name)),
       h('td', { class: 'num version', 'data-value': batch?.version ?? '' }, batch ? `v${batch.version}` : h('span', { class: 'muted' }, 'none')),
       h(
         'td',
@@ -842,7 +892,7 @@ async function refresh() {
   if (!state.viewName && state.views.length > 0) return selectView(state.views[0].name); // the first load of /views failed
   state.refreshes += 1;
   const keys = state.viewName && (state.keys.length === 0 || state.refreshes % KEYS_EVERY === 0) ? loadKeys() : Promise.resolve();
-  await Promise.all([loadViews(), refreshStatus(), refreshJobs(), keys.then(() => Promise.all([refreshChart(), refreshTop()]))]);
+  await Promise.all([loadViews(), refreshStatus(), refreshHealth(), refreshJobs(), keys.then(() => Promise.all([refreshChart(), refreshTop()]))]);
   if (errors.size === 0) state.lastSuccessAt = Date.now();
   renderLastUpdated();
 }
@@ -924,4 +974,4 @@ async function start() {
 }
 
 // A handle for the browser console and for tests: refresh on demand, read the state.
-window.dashboard = { state, refresh, refreshChart, refreshTop, refreshStatus, ready: start() };
+window.dashboard = { state, refresh, refreshChart, refreshTop, refreshStatus, refreshHealth, ready: start() };

@@ -4,8 +4,9 @@
  */
 import { resolve } from 'node:path';
 import express, { type Express } from 'express';
-import type { Catalog, Logger, Metrics, Ports } from '@lambda/common';
+import type { Catalog, Logger, Metrics, Ports, SpeedLayerHealth } from '@lambda/common';
 import { openApiDocument } from './api/openapi.js';
+import { ViewProgressMonitor } from './health/view-progress-monitor.js';
 import { requireToken } from './http/auth.js';
 import { errorHandler, unknownRoute } from './http/error-handler.js';
 import { httpMetrics, registerPlatformGauges } from './http/serving-metrics.js';
@@ -33,15 +34,29 @@ export interface ServingOptions {
   reportsDirectory?: string;
   /** Reprocessing, in the process that runs the speed layer; without it the reprocess routes answer 409. */
   reprocess?: ReprocessService;
+  /**
+   * What the speed layer says of itself, when it runs in this process: /health and /status show it, and a
+   * topic that keeps failing degrades /health. Without it, progress is judged from the stores alone.
+   */
+  speedLayerHealth?: () => SpeedLayerHealth;
+  /**
+   * How long a view's position may stay put on a partition while the log holds records beyond it before
+   * /health calls the view stalled (`health.stallAfterMs`). Default 30 s.
+   */
+  stallAfterMs?: number;
+  /** The clock (epoch ms) of freshness and stall detection. Default Date.now; tests inject one. */
+  now?: () => number;
 }
 
 export function createServer(options: ServingOptions): Express {
   const logger = options.logger.child({ ns: 'serving-layer' });
-  const { ports, catalog, metrics } = options;
-  const reader = new MergedViewReader(ports.viewStore, catalog);
+  const { ports, catalog, metrics, speedLayerHealth } = options;
+  const now = options.now ?? Date.now;
+  const monitor = new ViewProgressMonitor({ catalog, store: ports.viewStore, log: ports.eventLog, stallAfterMs: options.stallAfterMs, now });
+  const reader = new MergedViewReader(ports.viewStore, catalog, { now, stalledFreshnessFrom: (view) => monitor.stalledFreshnessFrom(view) });
   const document = openApiDocument();
   const authorized = requireToken(options.apiToken);
-  registerPlatformGauges(metrics, catalog, ports.eventLog, ports.viewStore);
+  registerPlatformGauges(metrics, catalog, ports.eventLog, ports.viewStore, { monitor, now });
 
   const app = express();
   app.disable('x-powered-by');
@@ -49,11 +64,11 @@ export function createServer(options: ServingOptions): Express {
   app.set('etag', false);
   app.set('query parser', 'simple'); // repeated parameters (?key=a&key=b) become arrays, nothing else nests
   app.use(httpMetrics(metrics));
-  app.use(healthRouter(ports));
+  app.use(healthRouter(ports, { monitor, speedLayerHealth }));
   app.use(metricsRouter(metrics));
   app.get('/openapi.json', (_request, response) => void response.json(document));
-  app.use(statusRouter(catalog, ports.eventLog));
-  app.use(viewsRouter(catalog, ports.viewStore, reader));
+  app.use(statusRouter(catalog, ports.eventLog, { monitor, speedLayerHealth }));
+  app.use(viewsRouter(catalog, ports.viewStore, reader, { monitor, now }));
   app.use('/ingest', authorized);
   app.use(ingestRouter(catalog, ports.eventLog, metrics, { maxBodyBytes: options.maxIngestBytes ?? 10 * 1024 * 1024 }));
   app.use('/views/:name/reprocess', authorized);

@@ -8,7 +8,11 @@ export type { KeysPage, MergedAnswer, MergedWindow, Provenance, ReadQuery, TopAn
 export * as apiSchemas from './api/schemas.js';
 export { openApiDocument } from './api/openapi.js';
 export type { ErrorBody } from './http/error-handler.js';
-export type { DependencyHealth } from './routes/health.js';
+export type { DependencyHealth, HealthAnswer, ViewHealth } from './routes/health.js';
+// Whether each view keeps up with its log, for /health, /status, /metrics and answers' freshness
+export { ViewProgressMonitor } from './health/view-progress-monitor.js';
+export type { PartitionProgress, ProgressSample, ViewProgress, ViewProgressMonitorOptions, ViewProgressStatus } from './health/view-progress-monitor.js';
+export type { SpeedLayerVerdict, TopicPipelineVerdict } from './health/speed-layer-verdict.js';
 export type { IngestReport } from './routes/ingest.js';
 // Kappa mode and reprocessing
 export type { ReprocessJobAnswer, ReprocessService } from './routes/reprocess.js';

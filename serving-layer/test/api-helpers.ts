@@ -20,6 +20,9 @@ export async function serve(options: {
   maxIngestBytes?: number;
   reprocess?: ServingOptions['reprocess'];
   reportsDirectory?: string;
+  speedLayerHealth?: ServingOptions['speedLayerHealth'];
+  stallAfterMs?: number;
+  now?: () => number;
 }): Promise<RunningServer> {
   return listen(createServer({ logger: silentLogger(), ...options }), { host: '127.0.0.1', port: 0 });
 }

@@ -4,7 +4,7 @@
  * last dead-letter record of a partition says up to which source offset the work was already done, and
  * re-read records are not dead-lettered twice.
  */
-import { ensureTopic, type EventLog, type LogRecord } from '@lambda/common';
+import { ensureTopic, type EventLog, type LogMessage, type LogRecord } from '@lambda/common';
 
 export const DEAD_LETTER_SUFFIX = '.dead-letter';
 
@@ -50,6 +50,15 @@ export class DeadLetterWriter {
     if (record.offset > this.written[record.partition]!) this.pending.push({ record, reason });
   }
 
+  /**
+   * Dead-letters one record at once, whatever was dead-lettered past it: a quarantined record is found
+   * after the records around it were dealt with.
+   */
+  async quarantine(record: LogRecord, reason: string): Promise<void> {
+    await this.log.append(this.topic, [this.letter(record, reason)]);
+    this.written[record.partition] = Math.max(this.written[record.partition]!, record.offset);
+  }
+
   get pendingCount(): number {
     return this.pending.length;
   }
@@ -59,22 +68,26 @@ export class DeadLetterWriter {
     const batch = this.pending.splice(0, this.pending.length);
     await this.log.append(
       this.topic,
-      batch.map(({ record, reason }) => ({
-        key: record.key,
-        value: record.value,
-        timestamp: record.timestamp,
-        partition: record.partition,
-        headers: {
-          ...record.headers,
-          [DEAD_LETTER_HEADERS.reason]: reason,
-          [DEAD_LETTER_HEADERS.topic]: record.topic,
-          [DEAD_LETTER_HEADERS.partition]: String(record.partition),
-          [DEAD_LETTER_HEADERS.offset]: String(record.offset),
-        },
-      })),
+      batch.map(({ record, reason }) => this.letter(record, reason)),
     );
     for (const { record } of batch) this.written[record.partition] = Math.max(this.written[record.partition]!, record.offset);
     return batch.length;
+  }
+
+  private letter(record: LogRecord, reason: string): LogMessage {
+    return {
+      key: record.key,
+      value: record.value,
+      timestamp: record.timestamp,
+      partition: record.partition,
+      headers: {
+        ...record.headers,
+        [DEAD_LETTER_HEADERS.reason]: reason,
+        [DEAD_LETTER_HEADERS.topic]: record.topic,
+        [DEAD_LETTER_HEADERS.partition]: String(record.partition),
+        [DEAD_LETTER_HEADERS.offset]: String(record.offset),
+      },
+    };
   }
 }
 

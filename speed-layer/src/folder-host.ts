@@ -61,6 +61,8 @@ export class FolderHost implements FoldExecutor {
     const hosted = this.hosted(topic, partition);
     await this.pause(hosted);
     hosted.folder.restore(slices, now);
+    // Folds ahead only as far as the next hint says: a pipeline narrowing down a failing record stops hinting.
+    hosted.bound = 0;
     this.resume(hosted);
   }
 

@@ -15,6 +15,8 @@ export interface RestoredSlice {
   end: number;
   newestRecordAt: number | null;
   rows: ViewRow[];
+  /** Offsets of this partition quarantined for the view: it skips them (see `Quarantine`). */
+  quarantined?: number[];
 }
 
 /** A record that is not a valid event, for the dead-letter topic. */
@@ -55,6 +57,8 @@ export class PartitionFolder {
   /** Undefined until restored: a folder that never learned where its slices stand must not fold. */
   private slices: OpenSlice[] | undefined;
   private proposals: Proposal[] | undefined;
+  /** Per view (in `views` order): the offsets it skips, quarantined. */
+  private quarantined: Set<number>[] = [];
   /** What the fold under way has gathered, until `propose`. */
   private invalid: InvalidRecord[] = [];
   private folded = 0;
@@ -75,6 +79,7 @@ export class PartitionFolder {
       const slice = { view: view.name, partition: this.partition, start: stored.start, end: stored.end, closed: false, newestRecordAt: stored.newestRecordAt };
       return OpenSlice.restore(view, slice, stored.rows, now);
     });
+    this.quarantined = this.views.map((view) => new Set(restored.find((slice) => slice.view === view.name)?.quarantined ?? []));
     this.proposals = undefined;
     this.invalid = [];
     this.folded = 0;
@@ -109,8 +114,11 @@ export class PartitionFolder {
     if (!decoded.ok) {
       this.invalid.push({ offset: record.offset, timestamp: record.timestamp, key: record.key, value: record.value, headers: record.headers, reason: decoded.reason });
     } else {
-      for (const slice of this.restored()) {
+      const slices = this.restored();
+      for (let i = 0; i < slices.length; i++) {
+        const slice = slices[i]!;
         if (record.offset < slice.end) continue; // already in this view's slices (a view restored ahead)
+        if (this.quarantined[i]!.size > 0 && this.quarantined[i]!.has(record.offset)) continue;
         // Freshness counts only what the view counts, as the batch version's does.
         if (slice.fold(decoded.row)) slice.saw(record.timestamp);
       }

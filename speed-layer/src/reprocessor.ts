@@ -150,7 +150,7 @@ export class Reprocessor {
         : 0;
 
     // The replay: the speed layer's pipeline over a catalog of just the new generation.
-    const replayCatalog = Catalog.compile({ sources: [next.compiled.source.definition], views: [next.compiled.definition] });
+    const replayCatalog = Catalog.compile({ sources: [next.compiled.source.definition], views: [next.compiled.definition], limits: next.compiled.source.limits });
     const folderOptions = { maxRecordsPerPartition: this.options.maxRecordsPerPartition ?? 10_000, slicePolicy: { ...DEFAULT_SLICE_POLICY, ...this.options.slicePolicy } };
     const executor = new FolderHost(replayCatalog, readThroughPort(log), folderOptions);
     let position: number[];

@@ -2,7 +2,19 @@
  * The speed layer: consumes every source topic that feeds a view, one micro-batch every
  * `batchIntervalMs`, and keeps each view's real-time state as slices in the view store.
  */
-import { Catalog, InvalidArgumentError, MicroBatchLoop, readViewGeneration, silentLogger, type MicroBatchResult, type EventLog, type Logger, type Metrics, type ViewStore } from '@lambda/common';
+import {
+  Catalog,
+  InvalidArgumentError,
+  MicroBatchLoop,
+  readViewGeneration,
+  silentLogger,
+  type MicroBatchResult,
+  type EventLog,
+  type Logger,
+  type Metrics,
+  type SpeedLayerHealth,
+  type ViewStore,
+} from '@lambda/common';
 import { FolderHost, type FoldExecutor, type RecordReader } from './folder-host.js';
 import { DEFAULT_SLICE_POLICY, type SlicePolicy } from './slice-policy.js';
 import { TopicPipeline } from './topic-pipeline.js';
@@ -40,6 +52,8 @@ export interface SpeedLayerOptions {
 export interface MicroBatchStats extends MicroBatchResult {
   records: number;
   deadLettered: number;
+  /** Records taken out of the views that kept failing on them (see `Quarantine`). */
+  quarantined: number;
   slicesWritten: number;
   slicesCut: number;
   durationMs: number;
@@ -73,6 +87,11 @@ export class SpeedLayer {
         buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       }),
       slicesCut: metrics.counter({ name: 'lambda_speed_slices_cut_total', help: 'Slices the speed layer closed', labelNames: ['topic'] }),
+      quarantined: metrics.counter({
+        name: 'lambda_speed_quarantined_records_total',
+        help: 'Records quarantined: dead-lettered because a view kept failing on them',
+        labelNames: ['topic'],
+      }),
     };
   }
 
@@ -175,21 +194,41 @@ export class SpeedLayer {
     return pipeline ? pipeline.positions(stored) : [];
   }
 
+  /** How each topic's micro-batches fare: failing, narrowing down a failing record, quarantines. */
+  health(): SpeedLayerHealth {
+    return { topics: this.pipelines.map((pipeline) => pipeline.health()) };
+  }
+
+  /**
+   * One micro-batch of every topic; a topic that fails does not keep the others from theirs. It rejects
+   * (and the loop backs off) when a topic failed in a way that the next attempt does not narrow down.
+   */
   private async runMicroBatch(): Promise<MicroBatchStats> {
     const started = performance.now();
-    const total: MicroBatchStats = { records: 0, deadLettered: 0, slicesWritten: 0, slicesCut: 0, backlog: false, durationMs: 0 };
+    const total: MicroBatchStats = { records: 0, deadLettered: 0, quarantined: 0, slicesWritten: 0, slicesCut: 0, backlog: false, durationMs: 0 };
+    let failure: unknown;
     for (const pipeline of this.pipelines) {
-      const stats = await pipeline.runMicroBatch();
+      const topic = pipeline.source.topic;
+      let stats;
+      try {
+        stats = await pipeline.runMicroBatch();
+      } catch (error) {
+        failure ??= error;
+        continue;
+      }
+      if (stats.narrowed) this.logger.warn({ topic, error: stats.narrowed.message }, 'micro-batch failed; narrowing down the record that fails it');
       total.records += stats.records;
       total.deadLettered += stats.deadLettered;
+      total.quarantined += stats.quarantined;
       total.slicesWritten += stats.slicesWritten;
       total.slicesCut += stats.slicesCut;
       total.backlog ||= stats.backlog;
-      const topic = pipeline.source.topic;
       this.metrics?.records.inc({ topic }, stats.records);
-      this.metrics?.deadLetters.inc({ topic }, stats.deadLettered);
+      this.metrics?.deadLetters.inc({ topic }, stats.deadLettered + stats.quarantined);
+      this.metrics?.quarantined.inc({ topic }, stats.quarantined);
       this.metrics?.slicesCut.inc({ topic }, stats.slicesCut);
     }
+    if (failure !== undefined) throw failure;
     total.durationMs = performance.now() - started;
     this.metrics?.duration.observe(total.durationMs / 1000);
     if (total.deadLettered > 0) this.logger.warn({ deadLettered: total.deadLettered }, 'sent invalid records to dead-letter topics');
@@ -207,6 +246,7 @@ async function resolveGenerations(store: ViewStore, catalog: Catalog): Promise<{
     catalog: Catalog.compile({
       sources: [...catalog.sources.values()].map((source) => source.definition),
       views: generations.map((generation) => generation.compiled.definition),
+      limits: catalog.limits,
     }),
     storage: new Map(generations.map((generation) => [generation.view, generation.storage])),
   };

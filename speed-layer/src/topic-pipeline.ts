@@ -7,8 +7,24 @@
  * Each view keeps its own position per partition: the end of its last slice. A crash between two views'
  * writes leaves them at different positions; the folder skips, per view, what the view already has, so
  * nothing is counted twice.
+ *
+ * No record can stall a view: when a partition fails twice in a row with an error no retry cures, the
+ * pipeline narrows the failing range down by halves to the one record that fails it, and quarantines that
+ * record for the views that failed on it (see `Quarantine`); the batch layer leaves it out of them too.
  */
-import { ensureTopic, type Catalog, type CompiledSource, type CompiledView, type EventLog, type Logger, type ViewStore } from '@lambda/common';
+import {
+  ensureTopic,
+  PlatformError,
+  Quarantine,
+  type Catalog,
+  type CompiledSource,
+  type CompiledView,
+  type EventLog,
+  type Logger,
+  type QuarantineEntry,
+  type TopicPipelineHealth,
+  type ViewStore,
+} from '@lambda/common';
 import { DeadLetterWriter } from './dead-letter-writer.js';
 import type { FoldExecutor } from './folder-host.js';
 import type { RestoredSlice } from './partition-folder.js';
@@ -30,7 +46,29 @@ export interface PipelineBatchStats {
   slicesWritten: number;
   slicesCut: number;
   backlog: boolean;
+  /** Records quarantined by this micro-batch. */
+  quarantined: number;
+  /**
+   * The micro-batch failed, but the failure narrowed down where: the next one goes on at once, with
+   * fewer records of the failing partition.
+   */
+  narrowed?: Error;
 }
+
+/** Narrowing down a partition's failing range to the record that fails it. */
+interface Isolation {
+  /** The end of the range that failed: past it, micro-batches read as usual again. */
+  target: number;
+  /** Records the next micro-batch reads from the partition. */
+  step: number;
+  /** Failures in a row of the single record at the position. */
+  failuresOfRecord: number;
+}
+
+/** Failures in a row of one partition before the pipeline looks for the record that fails it. */
+const FAILURES_BEFORE_ISOLATION = 2;
+/** Failures in a row of one single record before it is quarantined. */
+const FAILURES_BEFORE_QUARANTINE = 3;
 
 export class TopicPipeline {
   /** The partitions this instance folds, ascending: all of them unless the group is split (see `PipelineOptions.member`). */
@@ -40,6 +78,13 @@ export class TopicPipeline {
   private needsRecovery = false;
   /** Per partition: the group's committed offset as the log holds it (undefined if never committed). */
   private committed: (number | undefined)[] = [];
+  private quarantine = new Quarantine();
+  /** Per partition: micro-batches that failed in it in a row, with an error no retry cures. */
+  private readonly failuresInARow = new Map<number, number>();
+  private readonly isolations = new Map<number, Isolation>();
+  /** Per partition, what the failing micro-batch failed in: every view, or the views whose writes failed. */
+  private failedIn = new Map<number, Set<string> | 'all'>();
+  private readonly state: TopicPipelineHealth;
 
   private constructor(
     readonly source: CompiledSource,
@@ -51,6 +96,7 @@ export class TopicPipeline {
     private readonly executor: FoldExecutor,
     private readonly options: PipelineOptions,
   ) {
+    this.state = { topic: source.topic, state: 'ok', consecutiveFailures: 0, lastError: null, lastErrorAt: null, lastSuccessAt: null, quarantined: 0 };
     const { index, of } = options.member ?? { index: 0, of: 1 };
     this.owned = Array.from({ length: partitions }, (_, partition) => partition).filter((partition) => partition % of === index);
   }
@@ -86,6 +132,7 @@ export class TopicPipeline {
    */
   private async recover(): Promise<void> {
     const now = Date.now();
+    this.quarantine = await Quarantine.load(this.log, this.source.topic);
     const restored: RestoredSlice[][] = Array.from({ length: this.partitions }, () => []);
     for (const view of this.views) {
       const stored = await this.store.listSlices(view.name);
@@ -96,12 +143,12 @@ export class TopicPipeline {
           const read = await this.store.readSlice(last);
           if (read) {
             const { start, end, newestRecordAt } = read.slice;
-            restored[partition]!.push({ view: view.name, start, end, newestRecordAt, rows: read.rows });
+            restored[partition]!.push({ view: view.name, start, end, newestRecordAt, rows: read.rows, quarantined: this.quarantinedFrom(view, partition, end) });
             continue;
           }
         }
         const start = Math.max(last?.end ?? 0, horizon[partition] ?? 0);
-        restored[partition]!.push({ view: view.name, start, end: start, newestRecordAt: null, rows: [] });
+        restored[partition]!.push({ view: view.name, start, end: start, newestRecordAt: null, rows: [], quarantined: this.quarantinedFrom(view, partition, start) });
       }
     }
     await Promise.all(this.owned.map((partition) => this.executor.restore(this.source.topic, partition, restored[partition]!, now)));
@@ -112,11 +159,28 @@ export class TopicPipeline {
     this.needsRecovery = false;
   }
 
-  /** Tells the folders how far the log is acknowledged, so they fold ahead of the next micro-batch. */
+  private quarantinedFrom(view: CompiledView, partition: number, from: number): number[] {
+    return this.quarantine.offsets(view.name, partition).filter((offset) => offset >= from);
+  }
+
+  /**
+   * Tells the folders how far the log is acknowledged, so they fold ahead of the next micro-batch; not
+   * those of a partition being narrowed down, which must read no more than its step.
+   */
   async hint(): Promise<void> {
     if (this.needsRecovery) return;
     const ends = await this.log.endOffsets(this.source.topic);
-    for (const partition of this.owned) this.executor.hint(this.source.topic, partition, ends[partition]!);
+    for (const partition of this.owned) if (!this.isolations.has(partition)) this.executor.hint(this.source.topic, partition, ends[partition]!);
+  }
+
+  /** How its micro-batches fare, for `/health`. */
+  health(): TopicPipelineHealth {
+    return { ...this.state };
+  }
+
+  /** Per partition, the least position among the views: where the folder reads from after a restore. */
+  private position(partition: number): number {
+    return Math.min(...this.views.map((view) => this.ends[partition]?.[view.name] ?? 0));
   }
 
   /** Makes the next micro-batch restore every folder from the store first. */
@@ -125,27 +189,122 @@ export class TopicPipeline {
   }
 
   async runMicroBatch(now = Date.now()): Promise<PipelineBatchStats> {
-    if (this.needsRecovery) {
-      // Dead letters queued by the failed batch will be queued again when it is re-read.
-      await this.deadLetters.reload();
-      await this.recover();
-    }
+    let upTo: number[] = [];
+    const from: number[] = [];
     try {
-      return await this.process(now);
+      if (this.needsRecovery) {
+        // Dead letters queued by the failed batch will be queued again when it is re-read.
+        await this.deadLetters.reload();
+        await this.recover();
+      }
+      upTo = await this.log.endOffsets(this.source.topic);
+      for (const partition of this.owned) {
+        from[partition] = this.position(partition);
+        const isolation = this.isolations.get(partition);
+        if (isolation) upTo[partition] = Math.min(upTo[partition]!, from[partition] + isolation.step);
+      }
+      this.failedIn = new Map();
+      const stats = await this.process(now, upTo);
+      this.succeeded(now);
+      if (this.isolations.size > 0) stats.backlog = true;
+      return stats;
     } catch (error) {
       // The folders may be ahead of the store now: restore them from it before the next batch.
       this.needsRecovery = true;
-      throw error;
+      const quarantined = await this.failed(error as Error, from, upTo, now);
+      if (quarantined === undefined) throw error;
+      return { records: 0, deadLettered: 0, slicesWritten: 0, slicesCut: 0, backlog: true, quarantined, narrowed: error as Error };
     }
   }
 
-  private async process(now: number): Promise<PipelineBatchStats> {
-    const topic = this.source.topic;
-    const upTo = await this.log.endOffsets(topic);
-    // Every fold settles before a failure is raised, so none is still running when recovery restores.
-    const results = await settleAll(this.owned.map((partition) => this.executor.fold(topic, partition, upTo[partition]!, now)));
+  private succeeded(now: number): void {
+    this.failuresInARow.clear();
+    for (const [partition, isolation] of this.isolations) {
+      isolation.failuresOfRecord = 0;
+      if (this.position(partition) >= isolation.target) {
+        this.isolations.delete(partition);
+        this.options.logger.info({ topic: this.source.topic, partition, position: this.position(partition) }, 'passed the range that failed: reading as usual again');
+      } else {
+        isolation.step *= 2; // past the failing record, the rest of the range goes quickly again
+      }
+    }
+    Object.assign(this.state, { state: this.isolations.size > 0 ? 'isolating' : 'ok', consecutiveFailures: 0, lastSuccessAt: now });
+  }
 
-    const stats: PipelineBatchStats = { records: 0, deadLettered: 0, slicesWritten: 0, slicesCut: 0, backlog: false };
+  /**
+   * Records a failure, and narrows it down where no retry can cure it. Returns how many records it
+   * quarantined when the failure narrowed down where it lies (the next micro-batch goes on at once);
+   * undefined when the micro-batch is to be retried after a backoff.
+   */
+  private async failed(error: Error, from: number[], upTo: number[], now: number): Promise<number | undefined> {
+    Object.assign(this.state, { consecutiveFailures: this.state.consecutiveFailures + 1, lastError: error.message, lastErrorAt: now, state: 'retrying' });
+    const curable = error instanceof PlatformError && error.retriable;
+    if (curable || this.failedIn.size === 0) return this.isolations.size > 0 ? this.markIsolating(undefined) : undefined;
+    let narrowed = false;
+    let quarantined = 0;
+    for (const [partition, views] of this.failedIn) {
+      const start = from[partition];
+      const end = upTo[partition];
+      if (start === undefined || end === undefined || end <= start) continue; // no record read: not a record's fault
+      const isolation = this.isolations.get(partition);
+      if (!isolation) {
+        const failures = (this.failuresInARow.get(partition) ?? 0) + 1;
+        this.failuresInARow.set(partition, failures);
+        if (failures < FAILURES_BEFORE_ISOLATION) continue;
+        this.isolations.set(partition, { target: end, step: Math.max(1, Math.floor((end - start) / 2)), failuresOfRecord: 0 });
+        this.options.logger.warn({ topic: this.source.topic, partition, from: start, to: end }, 'a micro-batch keeps failing: looking for the record that fails it');
+        narrowed = true;
+      } else if (isolation.step > 1) {
+        isolation.step = Math.ceil(isolation.step / 2);
+        narrowed = true;
+      } else if (++isolation.failuresOfRecord >= FAILURES_BEFORE_QUARANTINE) {
+        await this.quarantineRecord(partition, start, views, error);
+        isolation.failuresOfRecord = 0;
+        quarantined++;
+        narrowed = true;
+      }
+    }
+    return narrowed ? this.markIsolating(quarantined) : this.isolations.size > 0 ? this.markIsolating(undefined) : undefined;
+  }
+
+  private markIsolating<T>(result: T): T {
+    this.state.state = 'isolating';
+    return result;
+  }
+
+  /**
+   * Takes the record at `offset` out of the views that failed on it: dead-letters it with the error,
+   * then records the quarantine, which the folders and the batch layer read.
+   */
+  private async quarantineRecord(partition: number, offset: number, failedViews: Set<string> | 'all', error: Error): Promise<void> {
+    const topic = this.source.topic;
+    const behind = this.views.filter((view) => (this.ends[partition]?.[view.name] ?? 0) <= offset).map((view) => view.name);
+    const views = failedViews === 'all' ? behind : behind.filter((view) => failedViews.has(view));
+    const [record] = (await this.log.read(topic, partition, offset, { maxRecords: 1 })).records;
+    if (!record || record.offset !== offset || views.length === 0) return;
+    // Dead letter first: a crash before the quarantine entry finds the record failing again and quarantines it then.
+    await this.deadLetters.quarantine(record, `quarantined from ${views.map((view) => `view "${view}"`).join(', ')}: ${error.message}`);
+    const at = Date.now();
+    const entries: QuarantineEntry[] = views.map((view) => ({ view, partition, offset, reason: error.message, at }));
+    await Quarantine.append(this.log, topic, this.partitions, entries);
+    this.quarantine = new Quarantine([...this.quarantine.entries, ...entries]);
+    this.state.quarantined++;
+    this.options.logger.warn({ topic, partition, offset, views, reason: error.message }, 'quarantined a record its views cannot take');
+  }
+
+  private async process(now: number, upTo: number[]): Promise<PipelineBatchStats> {
+    const topic = this.source.topic;
+    // Every fold settles before a failure is raised, so none is still running when recovery restores.
+    const results = await settleAll(
+      this.owned.map((partition) =>
+        this.executor.fold(topic, partition, upTo[partition]!, now).catch((error: unknown) => {
+          this.failedIn.set(partition, 'all');
+          throw error;
+        }),
+      ),
+    );
+
+    const stats: PipelineBatchStats = { records: 0, deadLettered: 0, slicesWritten: 0, slicesCut: 0, backlog: false, quarantined: 0 };
     for (const result of results) {
       stats.records += result.records;
       if (result.nextOffset !== null && result.nextOffset < upTo[result.partition]!) stats.backlog = true;
@@ -158,7 +317,11 @@ export class TopicPipeline {
     const writes = results.flatMap((result) => result.writes);
     await settleAll(
       writes.map(async ({ slice, rows }) => {
-        await this.store.putSlice(slice, rows);
+        await this.store.putSlice(slice, rows).catch((error: unknown) => {
+          const failed = this.failedIn.get(slice.partition);
+          if (failed !== 'all') this.failedIn.set(slice.partition, (failed ?? new Set()).add(slice.view));
+          throw error;
+        });
         this.ends[slice.partition]![slice.view] = slice.end;
         stats.slicesWritten++;
         if (slice.closed) stats.slicesCut++;

@@ -90,7 +90,7 @@ export class WorkerExecutor implements FoldExecutor {
 
   static async start(count: number, catalog: Catalog, follower: LogFollowerDescriptor, options: FolderOptions, logger: Logger): Promise<WorkerExecutor> {
     const data: FoldWorkerData = {
-      catalog: { sources: [...catalog.sources.values()].map((source) => source.definition), views: [...catalog.views.values()].map((view) => view.definition) },
+      catalog: catalog.definition,
       follower,
       options,
     };

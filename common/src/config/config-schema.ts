@@ -83,6 +83,11 @@ export const configSchema = z
         port: port.default(9092),
         /** The largest request frame accepted; a larger one closes the connection. */
         maxFrameBytes: integer(1024, 1024 * MiB).default(100 * MiB),
+        /**
+         * Create topics that clients name in Metadata (with `eventLog.defaultPartitions` partitions). Off,
+         * as `auto.create.topics.enable=false` on a secured broker: a producer's typo must not make a topic.
+         */
+        autoCreateTopics: boolean.default(false),
       })
       .strict()
       .prefault({}),
@@ -228,6 +233,15 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** What every record must stay within before any layer counts it (see RecordLimits); unset: the catalog's, else the defaults. */
+    records: z
+      .object({
+        maxEventBytes: integer(1, 256 * 1024 * 1024).optional(),
+        maxStringLength: integer(1, 1024 * 1024).optional(),
+        maxNumberMagnitude: z.coerce.number().positive().max(Number.MAX_VALUE).optional(),
+      })
+      .strict()
+      .prefault({}),
     demo: z
       .object({
         /** Generate the web-analytics demo stream. */
@@ -249,6 +263,16 @@ export const configSchema = z
         apiToken: z.string().min(16, 'must be at least 16 characters').optional(),
         /** The largest ingest body accepted, in bytes. */
         maxIngestBytes: integer(1024, 1024 * 1024 * 1024).default(10 * 1024 * 1024),
+      })
+      .strict()
+      .prefault({}),
+    health: z
+      .object({
+        /**
+         * A view is stalled (and /health degraded) when the log holds records beyond its position on a
+         * partition and that position has not moved for this long.
+         */
+        stallAfterMs: integer(1, 24 * 60 * 60 * 1000).default(30_000),
       })
       .strict()
       .prefault({}),

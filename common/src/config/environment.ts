@@ -19,6 +19,7 @@ export const ENVIRONMENT_VARIABLES = {
   KAFKA_SERVER: 'kafkaServer.enabled',
   KAFKA_SERVER_HOST: 'kafkaServer.host',
   KAFKA_SERVER_PORT: 'kafkaServer.port',
+  KAFKA_SERVER_AUTO_CREATE_TOPICS: 'kafkaServer.autoCreateTopics',
   VIEWS: 'viewStore.adapter',
   VIEW_STORE_FSYNC: 'viewStore.fsync',
   VIEW_STORE_FSYNC_INTERVAL_MS: 'viewStore.fsyncIntervalMs',
@@ -58,6 +59,9 @@ export const ENVIRONMENT_VARIABLES = {
   KAPPA_VIEWS: 'kappa.views',
   KAPPA_COMPACT_EVERY: 'kappa.compactEvery',
   CATALOG_FILE: 'catalog.file',
+  MAX_EVENT_BYTES: 'records.maxEventBytes',
+  MAX_STRING_LENGTH: 'records.maxStringLength',
+  MAX_NUMBER_MAGNITUDE: 'records.maxNumberMagnitude',
   DEMO: 'demo.enabled',
   DEMO_EVENTS_PER_SECOND: 'demo.eventsPerSecond',
   DEMO_LATE_SHARE: 'demo.lateShare',
@@ -67,6 +71,7 @@ export const ENVIRONMENT_VARIABLES = {
   HTTP_PORT: 'http.port',
   API_TOKEN: 'http.apiToken',
   MAX_INGEST_BYTES: 'http.maxIngestBytes',
+  HEALTH_STALL_AFTER_MS: 'health.stallAfterMs',
 } as const;
 
 export type EnvironmentVariable = keyof typeof ENVIRONMENT_VARIABLES;

@@ -13,9 +13,11 @@ export const ApiKey = {
   SyncGroup: 14,
   DescribeGroups: 15,
   ListGroups: 16,
+  SaslHandshake: 17,
   ApiVersions: 18,
   CreateTopics: 19,
   InitProducerId: 22,
+  SaslAuthenticate: 36,
 } as const;
 
 export type ApiKeyValue = (typeof ApiKey)[keyof typeof ApiKey];
@@ -26,8 +28,9 @@ export interface VersionRange {
 }
 
 /**
- * Only non-flexible versions (no tagged fields) are implemented; clients negotiate down to them. Produce
- * starts at v3 and Fetch at v4, the first versions carrying v2 record batches.
+ * Non-flexible versions (no tagged fields) only, except SaslAuthenticate v2 (see FIRST_FLEXIBLE_VERSION);
+ * clients negotiate down to them. Produce starts at v3 and Fetch at v4, the first versions carrying v2
+ * record batches.
  */
 export const SUPPORTED_VERSIONS: ReadonlyMap<number, VersionRange> = new Map([
   [ApiKey.Produce, { min: 3, max: 8 }],
@@ -43,10 +46,19 @@ export const SUPPORTED_VERSIONS: ReadonlyMap<number, VersionRange> = new Map([
   [ApiKey.SyncGroup, { min: 0, max: 3 }],
   [ApiKey.DescribeGroups, { min: 0, max: 2 }],
   [ApiKey.ListGroups, { min: 0, max: 2 }],
+  [ApiKey.SaslHandshake, { min: 0, max: 1 }],
   [ApiKey.ApiVersions, { min: 0, max: 2 }],
   [ApiKey.CreateTopics, { min: 0, max: 4 }],
   [ApiKey.InitProducerId, { min: 0, max: 1 }],
+  [ApiKey.SaslAuthenticate, { min: 0, max: 2 }],
 ]);
+
+/** From these versions on, requests and responses carry tagged fields and compact lengths (KIP-482). */
+const FIRST_FLEXIBLE_VERSION: ReadonlyMap<number, number> = new Map([[ApiKey.SaslAuthenticate, 2]]);
+
+export function isFlexible(apiKey: number, apiVersion: number): boolean {
+  return apiVersion >= (FIRST_FLEXIBLE_VERSION.get(apiKey) ?? Infinity);
+}
 
 export function isSupported(apiKey: number, apiVersion: number): boolean {
   const range = SUPPORTED_VERSIONS.get(apiKey);

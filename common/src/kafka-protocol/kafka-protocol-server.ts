@@ -6,14 +6,17 @@
  *
  * Requests on one connection are handled one at a time, in order, as a Kafka broker does. A frame with
  * a bad size or an unparsable body closes that connection with a logged reason; an API or version not
- * implemented is answered with UNSUPPORTED_VERSION and logged.
+ * implemented is answered with UNSUPPORTED_VERSION and logged. With `auth`, a connection authenticates
+ * with SASL/PLAIN first; until then every API but ApiVersions and SASL's own is answered with
+ * authorization errors.
  */
 import { randomUUID } from 'node:crypto';
+import { InvalidArgumentError } from '../errors/errors.js';
 import { createServer, type Server, type Socket } from 'node:net';
 import { silentLogger, type Logger } from '../logging/logger.js';
 import type { EventLog } from '../ports/event-log/event-log.js';
 import { AppendSignal } from './append-signal.js';
-import { ApiKey, apiName, isSupported } from './api-versions.js';
+import { ApiKey, apiName, isFlexible, isSupported } from './api-versions.js';
 import { ErrorCode } from './error-codes.js';
 import { FrameReader } from './frame-reader.js';
 import { GroupCoordinator } from './group-coordinator.js';
@@ -29,8 +32,9 @@ import {
   handleOffsetFetch,
   handleSyncGroup,
 } from './handlers/group-handlers.js';
-import type { ApiHandler, HandlerContext } from './handlers/handler-context.js';
+import type { ApiHandler, HandlerContext, SaslPlainCredentials } from './handlers/handler-context.js';
 import { handleProduce } from './handlers/produce-handler.js';
+import { handleRawSaslToken, handleSaslAuthenticate, handleSaslHandshake } from './handlers/sasl-handlers.js';
 import {
   handleApiVersions,
   handleCreateTopics,
@@ -59,10 +63,17 @@ export interface KafkaProtocolServerOptions {
   maxFrameBytes?: number;
   /**
    * Topics a client mentions in Metadata (producers and consumers do) are created with this many
-   * partitions, as Kafka's auto.create.topics.enable does; `false` keeps unknown topics unknown.
-   * Default `{ partitions: 1 }`, Kafka's default.
+   * partitions, as Kafka's auto.create.topics.enable does. Default `false`: unknown topics stay unknown
+   * (UNKNOWN_TOPIC_OR_PARTITION), so a typo in a topic name cannot create one. Produce never creates.
    */
   autoCreateTopics?: { partitions: number } | false;
+  /**
+   * Requires SASL/PLAIN: a connection must authenticate with `secret` as its password (and `username`
+   * as its user name when set; any otherwise) before it may use topics and groups. Unauthenticated
+   * requests are answered with TOPIC_/GROUP_/CLUSTER_AUTHORIZATION_FAILED; a failed authentication is
+   * answered with SASL_AUTHENTICATION_FAILED and closes the connection. Default: no authentication.
+   */
+  auth?: SaslPlainCredentials;
   /** How long the first rebalance of an empty group waits for more members. Default 100 ms. */
   initialRebalanceDelayMs?: number;
   logger?: Logger;
@@ -92,7 +103,12 @@ const HANDLERS: ReadonlyMap<number, ApiHandler> = new Map([
   [ApiKey.ApiVersions, handleApiVersions],
   [ApiKey.CreateTopics, handleCreateTopics],
   [ApiKey.InitProducerId, handleInitProducerId],
+  [ApiKey.SaslHandshake, handleSaslHandshake],
+  [ApiKey.SaslAuthenticate, handleSaslAuthenticate],
 ]);
+
+/** What a client needs before it can authenticate: everything else waits for authentication. */
+const OPEN_BEFORE_AUTHENTICATION: ReadonlySet<number> = new Set([ApiKey.ApiVersions, ApiKey.SaslHandshake, ApiKey.SaslAuthenticate]);
 
 /** api_key + api_version + correlation_id: anything shorter cannot be answered at all. */
 const MIN_REQUEST_BYTES = 8;
@@ -104,6 +120,7 @@ export class KafkaProtocolServer {
     const logger = (options.logger ?? silentLogger()).child({ ns: 'kafka-server' });
     const host = options.host ?? '127.0.0.1';
     const maxFrameBytes = options.maxFrameBytes ?? 100 * 1024 * 1024;
+    if (options.auth !== undefined && options.auth.secret === '') throw new InvalidArgumentError('auth.secret must not be empty');
     const coordinator = new GroupCoordinator({ logger, initialRebalanceDelayMs: options.initialRebalanceDelayMs });
     const sockets = new Set<Socket>();
     const base = {
@@ -114,18 +131,28 @@ export class KafkaProtocolServer {
       logger,
       broker: { nodeId: 0, host: options.advertisedHost ?? (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host), port: 0 },
       clusterId: `lambda-${randomUUID().slice(0, 8)}`,
-      autoCreateTopics: options.autoCreateTopics ?? { partitions: 1 },
+      autoCreateTopics: options.autoCreateTopics ?? false,
+      auth: options.auth,
     };
     const server = createServer((socket) => {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
-      serveConnection(socket, { ...base, clientId: null, clientHost: socket.remoteAddress ?? '' }, maxFrameBytes);
+      const connection: HandlerContext = {
+        ...base,
+        clientId: null,
+        clientHost: socket.remoteAddress ?? '',
+        authenticated: options.auth === undefined,
+        saslStep: 'handshake',
+        closeAfterResponse: false,
+        refusalLogged: false,
+      };
+      serveConnection(socket, connection, maxFrameBytes);
     });
     await listen(server, host, options.port ?? 9092);
     const address = server.address();
     const port = typeof address === 'object' && address !== null ? address.port : (options.port ?? 9092);
     base.broker.port = port;
-    logger.info({ host, port, advertisedHost: base.broker.host }, 'Kafka protocol server listening');
+    logger.info({ host, port, advertisedHost: base.broker.host, sasl: options.auth ? 'PLAIN' : 'off' }, 'Kafka protocol server listening');
     let closing: Promise<void> | undefined;
     return {
       host,
@@ -172,6 +199,10 @@ function serveConnection(socket: Socket, context: HandlerContext, maxFrameBytes:
       while (queue.length > 0 && !socket.destroyed) {
         const response = await handleFrame(queue.shift()!, context);
         if (response !== null && !socket.destroyed) socket.write(response);
+        if (context.closeAfterResponse) {
+          queue.length = 0;
+          socket.end();
+        }
       }
     } catch (error) {
       if (error instanceof MalformedFrameError) drop(`malformed request: ${error.message}`);
@@ -181,6 +212,7 @@ function serveConnection(socket: Socket, context: HandlerContext, maxFrameBytes:
     }
   };
   socket.on('data', (chunk: Buffer) => {
+    if (context.closeAfterResponse) return;
     let complete: Buffer[];
     try {
       complete = frames.push(chunk);
@@ -197,6 +229,7 @@ function serveConnection(socket: Socket, context: HandlerContext, maxFrameBytes:
 
 /** Handles one request frame; resolves with the response frame, or null when none is due. */
 async function handleFrame(frame: Buffer, connection: HandlerContext): Promise<Buffer | null> {
+  if (connection.saslStep === 'raw-token') return handleRawSaslToken(frame, connection);
   if (frame.length < MIN_REQUEST_BYTES) throw new MalformedFrameError(`Request of ${frame.length} bytes has no complete header`);
   const request = new ProtocolReader(frame);
   const apiKey = request.int16();
@@ -216,6 +249,17 @@ async function handleFrame(frame: Buffer, connection: HandlerContext): Promise<B
     return finish(response);
   }
   connection.clientId = request.nullableString();
+  if (isFlexible(apiKey, apiVersion)) {
+    request.skipTaggedFields(); // request header v2
+    response.noTaggedFields(); // response header v1
+  }
+  if (!connection.authenticated && !OPEN_BEFORE_AUTHENTICATION.has(apiKey) && !connection.refusalLogged) {
+    connection.refusalLogged = true;
+    connection.logger.warn(
+      { api: apiName(apiKey), client: connection.clientId, clientHost: connection.clientHost },
+      'unauthenticated connection: its requests are answered with authorization errors',
+    );
+  }
   const handler = HANDLERS.get(apiKey)!;
   const respond = await handler(request, apiVersion, response, connection);
   return respond ? finish(response) : null;

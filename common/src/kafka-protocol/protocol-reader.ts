@@ -83,6 +83,12 @@ export class ProtocolReader {
     if (length < 0) return null;
     return this.raw(length);
   }
+  /** Flexible versions' bytes: an unsigned varint of length + 1, then the bytes. */
+  compactBytes(): Buffer {
+    const lengthPlusOne = this.unsignedVarint();
+    if (lengthPlusOne === 0) throw new MalformedFrameError('Null compact bytes where bytes are required');
+    return this.raw(lengthPlusOne - 1);
+  }
   raw(length: number): Buffer {
     const at = this.take(length);
     return this.buffer.subarray(at, at + length);

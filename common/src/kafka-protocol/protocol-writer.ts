@@ -67,6 +67,19 @@ export class ProtocolWriter {
     if (value === null || value === undefined) return this.int32(-1);
     return this.bytes(value);
   }
+  /** Flexible versions' strings and bytes: an unsigned varint of length + 1 (0 for null), then the bytes. */
+  compactNullableString(value: string | null): this {
+    if (value === null) return this.unsignedVarint(0);
+    return this.compactBytes(Buffer.from(value, 'utf8'));
+  }
+  compactBytes(value: Buffer): this {
+    this.unsignedVarint(value.length + 1);
+    return this.raw(value);
+  }
+  /** A flexible version's tagged-field section with no fields. */
+  noTaggedFields(): this {
+    return this.unsignedVarint(0);
+  }
   raw(value: Buffer): this {
     const at = this.reserve(value.length);
     value.copy(this.buffer, at);

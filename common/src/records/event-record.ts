@@ -66,7 +66,7 @@ export function eventTimeProblem(field: string, raw: JsonValue | undefined): str
 }
 
 /** The latest event time accepted: the end of JavaScript's date range. */
-const MAX_EVENT_TIME = 8.64e15;
+export const MAX_EVENT_TIME = 8.64e15;
 
 /** Epoch ms from a number or an ISO-8601 string; undefined when it is neither, or before 1970. */
 export function parseEventTime(raw: JsonValue | undefined): number | undefined {

@@ -15,9 +15,19 @@ export class MicroBatchLoop {
   private wake: AbortController | undefined;
   private tail: Promise<unknown> = Promise.resolve();
 
+  /** Micro-batches failed in a row, for the backoff. */
+  private failures = 0;
+
   constructor(
     private readonly run: () => Promise<MicroBatchResult>,
-    private readonly options: { intervalMs: number; logger: Logger; retryDelayMs?: number },
+    private readonly options: {
+      intervalMs: number;
+      logger: Logger;
+      /** The wait after a first failure; it doubles with each failure in a row, up to `maxRetryDelayMs`. Default 1 s. */
+      retryDelayMs?: number;
+      /** Default 30 s. */
+      maxRetryDelayMs?: number;
+    },
   ) {}
 
   /** Runs one micro-batch now, after any in flight. */
@@ -51,14 +61,24 @@ export class MicroBatchLoop {
       let backlog: boolean;
       try {
         backlog = (await this.runOnce()).backlog;
+        this.failures = 0;
       } catch (error) {
-        this.options.logger.error({ err: error }, 'micro-batch failed; retrying');
-        await sleep(this.options.retryDelayMs ?? 1000, undefined, { signal }).catch(() => undefined);
+        const delayMs = this.backoff(++this.failures);
+        // One line per failure; the stack only at debug, or a failure every second floods the log.
+        this.options.logger.warn({ error: (error as Error).message, failuresInARow: this.failures, retryInMs: delayMs }, 'micro-batch failed; retrying');
+        this.options.logger.debug({ err: error }, 'micro-batch failure');
+        await sleep(delayMs, undefined, { signal }).catch(() => undefined);
         continue;
       }
       if (backlog) continue;
       const wait = this.options.intervalMs - (performance.now() - started);
       if (wait > 0) await sleep(wait, undefined, { signal }).catch(() => undefined);
     }
+  }
+
+  /** Exponential, with jitter over its upper half, so processes that failed together do not retry in step. */
+  private backoff(failures: number): number {
+    const ceiling = Math.min((this.options.retryDelayMs ?? 1000) * 2 ** (failures - 1), this.options.maxRetryDelayMs ?? 30_000);
+    return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
   }
 }

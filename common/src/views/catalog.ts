@@ -3,12 +3,15 @@
  * all problems at once, like the config.
  */
 import { InvalidArgumentError, PlatformError } from '../errors/errors.js';
+import { resolveRecordLimits, type RecordLimits } from '../records/record-limits.js';
 import { CompiledSource, type SourceDefinition } from './source.js';
 import { CompiledView, type ViewDefinition } from './view.js';
 
 export interface CatalogDefinition {
   sources: SourceDefinition[];
   views: ViewDefinition[];
+  /** What every record must stay within (see `RecordLimits`); defaults where absent. */
+  limits?: Partial<RecordLimits>;
 }
 
 export class CatalogError extends InvalidArgumentError {
@@ -24,12 +27,23 @@ export class Catalog {
   private constructor(
     readonly sources: ReadonlyMap<string, CompiledSource>,
     readonly views: ReadonlyMap<string, CompiledView>,
+    readonly limits: RecordLimits,
   ) {}
+
+  /** The definition this catalog was compiled from, for another thread or a recompiled catalog. */
+  get definition(): CatalogDefinition {
+    return {
+      sources: [...this.sources.values()].map((source) => source.definition),
+      views: [...this.views.values()].map((view) => view.definition),
+      limits: this.limits,
+    };
+  }
 
   static compile(definition: CatalogDefinition): Catalog {
     const problems: string[] = [];
     const sources = new Map<string, CompiledSource>();
     const views = new Map<string, CompiledView>();
+    let limits: RecordLimits = resolveRecordLimits();
     const attempt = (what: string, work: () => void) => {
       try {
         work();
@@ -38,10 +52,11 @@ export class Catalog {
         problems.push(`${what}: ${error.message}`);
       }
     };
+    attempt('limits', () => (limits = resolveRecordLimits(definition?.limits)));
     for (const source of definition?.sources ?? []) {
       attempt(`source ${JSON.stringify(source?.topic)}`, () => {
         if (sources.has(source.topic)) throw new InvalidArgumentError('is defined twice', {});
-        sources.set(source.topic, new CompiledSource(source));
+        sources.set(source.topic, new CompiledSource(source, limits));
       });
     }
     for (const view of definition?.views ?? []) {
@@ -49,11 +64,14 @@ export class Catalog {
         if (views.has(view.name)) throw new InvalidArgumentError('is defined twice', {});
         const source = sources.get(view.source);
         if (!source) throw new InvalidArgumentError(`its source ${JSON.stringify(view.source)} is not a defined source`, {});
-        views.set(view.name, new CompiledView(view, source));
+        const compiled = new CompiledView(view, source);
+        views.set(view.name, compiled);
+        const check = compiled.admissionCheck(limits);
+        if (check) source.addViewCheck(check);
       });
     }
     if (problems.length > 0) throw new CatalogError(problems);
-    return new Catalog(sources, views);
+    return new Catalog(sources, views, limits);
   }
 
   /** The views fed by a topic. */

@@ -8,6 +8,7 @@ import type { LogRecord } from '../ports/event-log/event-log.js';
 import { validateTopicName } from '../ports/event-log/validation.js';
 import { eventTimeProblem, parseEventTime } from '../records/event-record.js';
 import { isJsonObject, type JsonValue } from '../records/json.js';
+import { DEFAULT_RECORD_LIMITS, type RecordLimits } from '../records/record-limits.js';
 import type { Row } from './expression/compile.js';
 import type { ValueType } from './expression/ast.js';
 import { validateIdentifier } from './identifiers.js';
@@ -52,8 +53,14 @@ export class CompiledSource {
   /** Fields in scope of the views' expressions, with their types. */
   readonly scope: ReadonlyMap<string, ValueType>;
   private readonly fieldEntries: [string, FieldType][];
+  /** The views' own checks (see `CompiledView.admissionCheck`), added by the catalog. */
+  private readonly viewChecks: ((row: SourceRow) => string | undefined)[] = [];
 
-  constructor(readonly definition: SourceDefinition) {
+  constructor(
+    readonly definition: SourceDefinition,
+    /** What every record must stay within; the catalog's, so every layer decodes alike. */
+    readonly limits: RecordLimits = DEFAULT_RECORD_LIMITS,
+  ) {
     if (!isJsonObject(definition as never)) throw new InvalidArgumentError('A source definition must be an object', {});
     this.topic = validateTopicName(definition.topic);
     if (typeof definition.eventTimeField !== 'string' || definition.eventTimeField === '') {
@@ -86,8 +93,20 @@ export class CompiledSource {
     return this.definition.fields[name]!;
   }
 
-  /** Parses, checks and types one record, in one pass: this runs for every record in both layers. */
+  /** Makes `decode` refuse what this check refuses: a record one view cannot take reaches no layer. */
+  addViewCheck(check: (row: SourceRow) => string | undefined): void {
+    this.viewChecks.push(check);
+  }
+
+  /**
+   * Parses, checks and types one record, in one pass: this runs for every record in both layers. A
+   * record over a limit is refused with a reason naming the limit and its setting.
+   */
   decode(record: LogRecord): SourceDecodeResult {
+    const { maxEventBytes, maxStringLength, maxNumberMagnitude } = this.limits;
+    if (record.value.length > maxEventBytes) {
+      return { ok: false, reason: `the event is ${record.value.length} bytes; events are at most ${maxEventBytes} bytes (limits.maxEventBytes)` };
+    }
     let value: JsonValue;
     try {
       value = JSON.parse(record.value.toString('utf8')) as JsonValue;
@@ -102,12 +121,23 @@ export class CompiledSource {
     // reach declared fields, which are checked here; an absent one reads as NULL.
     for (const [name, type] of this.fieldEntries) {
       const raw = value[name];
-      if (raw !== undefined && raw !== null && typeof raw !== type) {
-        return { ok: false, reason: `field "${name}" must be a ${type}, got ${JSON.stringify(raw)}` };
+      if (raw === undefined || raw === null) continue;
+      if (typeof raw !== type) return { ok: false, reason: `field "${name}" must be a ${type}, got ${abbreviate(JSON.stringify(raw))}` };
+      if (type === 'string' && (raw as string).length > maxStringLength) {
+        return { ok: false, reason: `field "${name}" is ${(raw as string).length} characters long; a string field is at most ${maxStringLength} (limits.maxStringLength)` };
+      }
+      // Also refuses Infinity, which JSON.parse makes of 1e400 and JSON.stringify would write as null.
+      if (type === 'number' && !(Math.abs(raw as number) <= maxNumberMagnitude)) {
+        return { ok: false, reason: `field "${name}" is ${raw}; a number field is at most ${maxNumberMagnitude} in magnitude (limits.maxNumberMagnitude)` };
       }
     }
     value[EVENT_TIME] = eventTime;
-    return { ok: true, row: { partition: record.partition, offset: record.offset, timestamp: record.timestamp, eventTime, fields: value as Row } };
+    const row: SourceRow = { partition: record.partition, offset: record.offset, timestamp: record.timestamp, eventTime, fields: value as Row };
+    for (const check of this.viewChecks) {
+      const problem = check(row);
+      if (problem !== undefined) return { ok: false, reason: problem };
+    }
+    return { ok: true, row };
   }
 
   /** The record key a producer should use for a value, so one key's records share a partition. */
@@ -117,4 +147,9 @@ export class CompiledSource {
     const raw = (value as Record<string, unknown>)[field];
     return typeof raw === 'string' || typeof raw === 'number' || typeof raw === 'boolean' ? String(raw) : null;
   }
+}
+
+/** A value quoted in a reason, cut short: a reason must not carry a megabyte of the record it is about. */
+function abbreviate(text: string, max = 200): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`;
 }

@@ -28,6 +28,9 @@ import { AGGREGATE_FUNCTION_NAMES } from './expression/functions.js';
 import { parseExpression } from './expression/parser.js';
 import { quoteIdentifier, validateIdentifier } from './identifiers.js';
 import { EVENT_TIME, type CompiledSource, type SourceRow } from './source.js';
+import { NUMBER_TEXT_LENGTH, type ValueBounds } from './expression/bounds.js';
+import { MAX_VIEW_KEY_LENGTH, type RecordLimits } from '../records/record-limits.js';
+import { MAX_EVENT_TIME } from '../records/event-record.js';
 import { WindowAssigner, type WindowDefinition } from './window.js';
 import { validateViewName } from '../ports/view-store/validation.js';
 
@@ -104,6 +107,53 @@ export class CompiledView {
   /** The key expressions and their types, for API documentation. */
   get keySchema(): { expression: string; type: string }[] {
     return this.keys.map((key) => ({ expression: key.text, type: key.type }));
+  }
+
+  /**
+   * The check a record must pass before any layer counts it for this view, so no store refuses its key
+   * and no state holds a number JSON cannot carry; undefined when the record limits already guarantee
+   * both (the usual case: keys and inputs of declared fields), so the hot path pays nothing.
+   */
+  admissionCheck(limits: RecordLimits): ((record: SourceRow) => string | undefined) | undefined {
+    const declared = (name: string): ValueBounds => {
+      if (name === EVENT_TIME) return { length: NUMBER_TEXT_LENGTH, magnitude: MAX_EVENT_TIME };
+      switch (this.source.fieldType(name)) {
+        case 'string':
+          return { length: limits.maxStringLength, magnitude: 0 };
+        case 'number':
+          return { length: NUMBER_TEXT_LENGTH, magnitude: limits.maxNumberMagnitude };
+        default:
+          return { length: 5, magnitude: 0 };
+      }
+    };
+    const derived = new Map<string, ValueBounds>();
+    const field = (name: string) => derived.get(name) ?? declared(name);
+    for (const { name, expression } of this.derived) derived.set(name, expression.bounds(field));
+    const keyBounds = this.keys.map((key) => key.bounds(field));
+    // A composite key is JSON: quotes, commas, and escapes of up to six characters per character.
+    const keyLength =
+      keyBounds.length === 1
+        ? keyBounds[0]!.length
+        : 2 + keyBounds.length + keyBounds.reduce((sum, bound, i) => sum + (this.keys[i]!.type === 'string' ? 2 + 6 * bound.length : Math.max(bound.length, 4)), 0);
+    const checkKey = keyLength > MAX_VIEW_KEY_LENGTH;
+    const unboundedInputs = this.aggregates.flatMap((aggregate, index) =>
+      aggregate.argument?.type === 'number' && !(aggregate.argument.bounds(field).magnitude <= Number.MAX_VALUE) ? [index] : [],
+    );
+    if (!checkKey && unboundedInputs.length === 0) return undefined;
+    return (record) => {
+      const evaluation = this.evaluate(record);
+      if (!evaluation) return undefined;
+      if (checkKey && evaluation.key.length > MAX_VIEW_KEY_LENGTH) {
+        return `view "${this.name}": its key would be ${evaluation.key.length} characters long; a view key is at most ${MAX_VIEW_KEY_LENGTH}`;
+      }
+      for (const index of unboundedInputs) {
+        const input = evaluation.inputs[index];
+        if (typeof input === 'number' && !Number.isFinite(input)) {
+          return `view "${this.name}": the input of ${this.aggregates[index]!.definition} is ${input}, not a finite number`;
+        }
+      }
+      return undefined;
+    };
   }
 
   /** Derived fields, filter, key, windows and aggregate inputs of one record; undefined when it is left out. */

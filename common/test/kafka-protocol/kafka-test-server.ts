@@ -8,7 +8,8 @@ export interface TestServer {
   eventLog: EmbeddedEventLog;
   server: RunningKafkaProtocolServer;
   broker: string;
-  kafka(clientId?: string): kafkajs.Kafka;
+  /** A kafkajs client of the server; `config` adds to (or overrides) the quiet defaults, e.g. `sasl`. */
+  kafka(clientId?: string, config?: Partial<kafkajs.KafkaConfig>): kafkajs.Kafka;
   stop(): Promise<void>;
 }
 
@@ -24,8 +25,8 @@ export async function startTestServer(options: Partial<KafkaProtocolServerOption
     eventLog,
     server,
     broker,
-    kafka: (clientId = 'test') =>
-      new kafkajs.Kafka({ brokers: [broker], clientId, logCreator: silentLogCreator, retry: { retries: 3, initialRetryTime: 50 } }),
+    kafka: (clientId = 'test', config = {}) =>
+      new kafkajs.Kafka({ brokers: [broker], clientId, logCreator: silentLogCreator, retry: { retries: 3, initialRetryTime: 50 }, ...config }),
     stop: async () => {
       try {
         await server.close();

@@ -1,31 +1,11 @@
-import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { KCAT, kcat, kcatInstalled } from './kcat-runner.js';
 import { readEverything, startTestServer, type TestServer } from './kafka-test-server.js';
 
-const KCAT = '/usr/bin/kcat';
-const kcatInstalled = existsSync(KCAT);
 if (!kcatInstalled) console.log(`kcat tests skipped: ${KCAT} is missing (apt-get install kcat)`);
 const run = promisify(execFile);
-
-/** Runs kcat with `input` on its standard input; resolves with its standard output. */
-function kcat(args: string[], input = ''): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(KCAT, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(stdout);
-      else reject(new Error(`kcat ${args.join(' ')} exited ${code}: ${stderr}`));
-    });
-    child.stdin.end(input);
-  });
-}
 
 describe.skipIf(!kcatInstalled)('when kcat (librdkafka) talks to the server', () => {
   let harness: TestServer;

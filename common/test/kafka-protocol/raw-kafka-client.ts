@@ -64,7 +64,8 @@ export class RawKafkaClient {
     this.socket.destroy();
   }
 
-  private async nextFrame(timeoutMs = 10_000): Promise<Buffer> {
+  /** The next size-prefixed frame the server sends, header and all (a bare SASL answer has none). */
+  async nextFrame(timeoutMs = 10_000): Promise<Buffer> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (this.buffered.length >= 4) {

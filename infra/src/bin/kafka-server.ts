@@ -3,9 +3,10 @@
  * `node infra/dist/bin/kafka-server.js --data-dir DIR --port 19092`: opens an embedded event log in
  * DIR and serves it over the Kafka protocol, so any Kafka client (kafkajs, kcat, librdkafka) can
  * produce to it and consume from it. Prints `listening on host:port` once ready; SIGTERM or SIGINT
- * closes the server and the log cleanly.
+ * closes the server and the log cleanly. With `--token` (or API_TOKEN), clients authenticate with
+ * SASL/PLAIN, the token as password.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger, EmbeddedEventLog, KafkaProtocolServer, LOG_LEVELS, type LogLevel } from '@lambda/common';
 
 function integer(name: string, min: number, max: number) {
@@ -24,8 +25,11 @@ const options = new Command()
   .option('--port <port>', 'TCP port', integer('--port', 0, 65535), 9092)
   .option('--advertised-host <host>', 'host clients are told to connect to (default: --host)')
   .option('--max-frame-bytes <bytes>', 'largest request frame accepted', integer('--max-frame-bytes', 1024, 1024 * 1024 * 1024), 100 * 1024 * 1024)
+  .option('--auto-create-topics', 'create topics that clients name in Metadata, rather than answer UNKNOWN_TOPIC_OR_PARTITION', false)
+  .option('--no-auto-create-topics', 'never create topics on first mention (the default)')
   .option('--auto-create-partitions <n>', 'partitions of topics created on first mention', integer('--auto-create-partitions', 1, 1024), 1)
-  .option('--no-auto-create-topics', 'answer UNKNOWN_TOPIC_OR_PARTITION for topics that do not exist')
+  // From the environment too, so the secret stays out of the process list.
+  .addOption(new Option('--token <secret>', 'require SASL/PLAIN with this password').env('API_TOKEN'))
   .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')}`, 'info')
   .parse()
   .opts<{
@@ -36,6 +40,7 @@ const options = new Command()
     maxFrameBytes: number;
     autoCreatePartitions: number;
     autoCreateTopics: boolean;
+    token?: string;
     logLevel: string;
   }>();
 
@@ -54,6 +59,7 @@ try {
     advertisedHost: options.advertisedHost,
     maxFrameBytes: options.maxFrameBytes,
     autoCreateTopics: options.autoCreateTopics ? { partitions: options.autoCreatePartitions } : false,
+    auth: options.token ? { secret: options.token } : undefined,
     logger,
   });
 } catch (error) {

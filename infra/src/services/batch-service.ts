@@ -8,7 +8,7 @@ import { createBatchLayer, type LayerDependencies } from './layer-factories.js';
 import type { RunningService } from './running-service.js';
 
 export async function startBatchService(config: PlatformConfig, dependencies: LayerDependencies): Promise<RunningService> {
-  const catalog = loadCatalog(config.catalog.file);
+  const catalog = loadCatalog(config.catalog.file, config.records);
   const ports = await openSomePorts(config, dependencies, ['eventLog', 'viewStore', 'lake', 'scheduler']);
   try {
     const batchLayer = await createBatchLayer(config, ports, catalog, dependencies);

@@ -21,7 +21,7 @@ export async function startBatchWorkerService(config: PlatformConfig, dependenci
   if (config.batchLayer.fanOut !== 'bullmq') {
     dependencies.logger.warn('batchLayer.fanOut is not bullmq here: the batch layer must set RECOMPUTE_FAN_OUT=bullmq for this worker to get tasks');
   }
-  const catalog = loadCatalog(config.catalog.file);
+  const catalog = loadCatalog(config.catalog.file, config.records);
   const ports = await openSomePorts(config, dependencies, ['lake']);
   try {
     const partitions = await createPartitionWorker(config, ports.lake, catalog, dependencies);

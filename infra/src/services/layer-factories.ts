@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Catalog, EventLog, Lake, Logger, Metrics, PlatformConfig, Ports, Scheduler, ViewStore } from '@lambda/common';
+import type { Catalog, EventLog, Lake, Logger, Metrics, PlatformConfig, Ports, Scheduler, SpeedLayerHealth, ViewStore } from '@lambda/common';
 import { BatchLayer, BullmqPartitionWorker, DuckDbEngine } from '@lambda/batch-layer';
 import { createServer, listen, type ReprocessService, type RunningServer } from '@lambda/serving-layer';
 import { KappaCompactor, Reprocessor, SpeedLayer } from '@lambda/speed-layer';
@@ -68,9 +68,20 @@ export function startServingLayer(
   ports: Ports,
   catalog: Catalog,
   { logger, metrics }: LayerDependencies,
-  services: { reprocess?: ReprocessService } = {},
+  services: { reprocess?: ReprocessService; speedLayerHealth?: () => SpeedLayerHealth } = {},
 ): Promise<RunningServer> {
-  const app = createServer({ ports, catalog, metrics, logger, apiToken: config.http.apiToken, maxIngestBytes: config.http.maxIngestBytes, reprocess: services.reprocess });
+  const app = createServer({
+    ports,
+    catalog,
+    metrics,
+    logger,
+    apiToken: config.http.apiToken,
+    maxIngestBytes: config.http.maxIngestBytes,
+    reprocess: services.reprocess,
+    // Only when the speed layer runs in this process; a serving process alone judges progress from the stores.
+    speedLayerHealth: services.speedLayerHealth,
+    stallAfterMs: config.health.stallAfterMs,
+  });
   return listen(app, config.http);
 }
 

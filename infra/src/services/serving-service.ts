@@ -5,7 +5,7 @@ import { startServingLayer, type LayerDependencies } from './layer-factories.js'
 import { endpointSummary, type RunningService } from './running-service.js';
 
 export async function startServingService(config: PlatformConfig, dependencies: LayerDependencies): Promise<RunningService> {
-  const catalog = loadCatalog(config.catalog.file);
+  const catalog = loadCatalog(config.catalog.file, config.records);
   // Every port: ingest appends to the log, /health probes the lake, the admin API talks to the scheduler.
   const ports = await openPorts(config, dependencies);
   try {

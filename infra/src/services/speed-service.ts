@@ -5,7 +5,7 @@ import { createSpeedLayer, type LayerDependencies } from './layer-factories.js';
 import type { RunningService } from './running-service.js';
 
 export async function startSpeedService(config: PlatformConfig, dependencies: LayerDependencies): Promise<RunningService> {
-  const catalog = loadCatalog(config.catalog.file);
+  const catalog = loadCatalog(config.catalog.file, config.records);
   const ports = await openSomePorts(config, dependencies, ['eventLog', 'viewStore']);
   try {
     const speedLayer = await createSpeedLayer(config, ports, catalog, dependencies);

@@ -156,8 +156,21 @@ export function openApiDocument(): JsonSchema {
           },
         },
       },
-      '/status': { get: { summary: 'How far the log reaches and the speed layer has consumed', responses: { 200: json(schemas.platformStatus, 'Per topic and partition') } } },
-      '/health': { get: { summary: 'Each dependency, with its latency and last error', responses: { 200: json(schemas.health, 'All up'), 503: json(schemas.health, 'Some down') } } },
+      '/status': {
+        get: {
+          summary: 'How far the log reaches, the speed layer has consumed and each view counts, and whether a view is stalled',
+          responses: { 200: json(schemas.platformStatus, 'Per topic and partition, and per view and partition') },
+        },
+      },
+      '/health': {
+        get: {
+          summary: "Each dependency with its latency and last error, whether each view keeps up with its log, and the speed layer's own report",
+          responses: {
+            200: json(schemas.health, 'Every dependency up: status up, or degraded when a view is stalled or a speed-layer topic keeps failing (reads still work)'),
+            503: json(schemas.health, 'Some dependency down'),
+          },
+        },
+      },
       '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'Text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
       '/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object' } } } } } } },
     },

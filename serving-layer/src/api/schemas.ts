@@ -200,7 +200,53 @@ export const dependencyHealth = z.object({
   lastError: z.string().nullable(),
   lastErrorAt: z.string().nullable(),
 });
-export const health = z.object({ status: z.enum(['up', 'down']), dependencies: z.record(z.string(), dependencyHealth) });
+const viewProgressStatus = z
+  .enum(['ok', 'degraded', 'unknown'])
+  .meta({ description: 'degraded: stalled on some partition; unknown: the stores did not answer for it (the reason says what failed)' });
+
+export const viewHealth = z.object({
+  status: viewProgressStatus,
+  reason: z.string().nullable().meta({ description: 'Why it is degraded or unknown, naming the partition, offsets and for how long; null when ok' }),
+  lag: z.number().int().nullable().meta({ description: "Records the log holds beyond the view's positions, over every partition; null when unknown" }),
+  stalledPartitions: z.array(
+    z.object({
+      partition: z.number().int(),
+      position: z.number().int().meta({ description: 'The view counts the records below this offset, and has not moved past it' }),
+      endOffset: z.number().int(),
+      stalledForMs: z.number().meta({ description: 'How long the position has stayed put while the log held records beyond it' }),
+    }),
+  ),
+});
+
+export const speedLayerReport = z
+  .object({
+    topics: z.array(
+      z.object({
+        topic: z.string(),
+        state: z.enum(['ok', 'retrying', 'isolating']).meta({ description: 'retrying: the last micro-batch failed; isolating: narrowing a failing micro-batch down to its record' }),
+        consecutiveFailures: z.number().int(),
+        lastError: z.string().nullable(),
+        lastErrorAt: z.number().int().nullable(),
+        lastSuccessAt: z.number().int().nullable(),
+        quarantined: z.number().int().meta({ description: 'Records quarantined (dead-lettered for a view that could not take them) since the process started' }),
+        status: z.enum(['ok', 'degraded']).meta({ description: 'degraded: retrying or isolating after 3 failures or more in a row' }),
+        reason: z.string().nullable(),
+      }),
+    ),
+    error: z.string().nullable().meta({ description: 'Why the speed layer gave no report; null when it did' }),
+  })
+  .nullable()
+  .meta({ description: "The speed layer's own report; null when it does not run in the serving layer's process" });
+
+export const health = z.object({
+  status: z
+    .enum(['up', 'degraded', 'down'])
+    .meta({ description: 'down (503): a dependency does not answer; degraded (200, reads still work): a view is stalled or a speed-layer topic keeps failing' }),
+  reasons: z.array(z.string()).meta({ description: 'Why the status is not up, one sentence per cause' }),
+  dependencies: z.record(z.string(), dependencyHealth),
+  views: z.record(z.string(), viewHealth),
+  speedLayer: speedLayerReport,
+});
 
 export const platformStatus = z.object({
   topics: z.array(
@@ -209,4 +255,25 @@ export const platformStatus = z.object({
       partitions: z.array(z.object({ partition: z.number().int(), endOffset: z.number().int(), committed: z.number().int().nullable(), lag: z.number().int() })),
     }),
   ),
+  views: z.array(
+    z.object({
+      view: z.string(),
+      topic: z.string(),
+      status: viewProgressStatus,
+      reason: z.string().nullable(),
+      lag: z.number().int().nullable(),
+      partitions: z.array(
+        z.object({
+          partition: z.number().int(),
+          position: z.number().int().meta({ description: 'The view counts exactly the records below this offset: the end of its last slice, or its batch horizon when higher' }),
+          endOffset: z.number().int(),
+          lag: z.number().int(),
+          stalled: z.boolean(),
+          stuckForMs: z.number().meta({ description: 'How long the position has stayed put while the log held records beyond it; 0 while caught up' }),
+          newestRecordAt: z.number().int().nullable().meta({ description: 'Log timestamp of the newest record the view counts in this partition' }),
+        }),
+      ),
+    }),
+  ),
+  speedLayer: speedLayerReport,
 });

@@ -1,10 +1,12 @@
 /**
  * The serving layer's metrics: HTTP latency per route, and gauges read when Prometheus scrapes: log end
- * offsets, the speed layer's lag per partition, and each view's freshness. (The speed and batch layers
- * record their own micro-batch and recompute durations into the same registry.)
+ * offsets, the speed layer's lag per partition, each view's freshness and its stalled partitions. (The
+ * speed and batch layers record their own micro-batch and recompute durations into the same registry.)
  */
 import type { RequestHandler } from 'express';
 import type { Catalog, EventLog, Metrics, ViewStore } from '@lambda/common';
+import { freshnessMs } from '../health/freshness.js';
+import type { ViewProgressMonitor } from '../health/view-progress-monitor.js';
 import { SPEED_LAYER_GROUP } from '../routes/status.js';
 
 export function httpMetrics(metrics: Metrics): RequestHandler {
@@ -25,7 +27,14 @@ export function httpMetrics(metrics: Metrics): RequestHandler {
   };
 }
 
-export function registerPlatformGauges(metrics: Metrics, catalog: Catalog, log: EventLog, store: ViewStore): void {
+export function registerPlatformGauges(
+  metrics: Metrics,
+  catalog: Catalog,
+  log: EventLog,
+  store: ViewStore,
+  progress: { monitor: ViewProgressMonitor; now: () => number },
+): void {
+  const { monitor, now } = progress;
   metrics.gauge({
     name: 'lambda_log_end_offset',
     help: 'End offset of each source topic partition',
@@ -60,7 +69,20 @@ export function registerPlatformGauges(metrics: Metrics, catalog: Catalog, log: 
       for (const view of catalog.views.keys()) {
         const [manifest, slices] = await Promise.all([store.readManifest(view), store.listSlices(view)]);
         const newest = Math.max(manifest?.newestRecordAt ?? -1, ...slices.map((slice) => slice.newestRecordAt ?? -1));
-        if (newest >= 0) this.set({ view }, Math.max(0, Date.now() - newest) / 1000);
+        const freshness = freshnessMs(newest < 0 ? null : newest, monitor.stalledFreshnessFrom(view), now());
+        if (freshness !== null) this.set({ view }, freshness / 1000);
+      }
+    },
+  });
+  metrics.gauge({
+    name: 'lambda_view_stalled_partitions',
+    help: "Partitions where a view's position has not moved for health.stallAfterMs while the log holds records beyond it",
+    labelNames: ['view'],
+    async collect() {
+      this.reset();
+      for (const progress of (await monitor.sample()).views.values()) {
+        // A view whose progress is unknown has no series: 0 would say it is fine.
+        if (progress.status !== 'unknown') this.set({ view: progress.view }, progress.partitions.filter((partition) => partition.stalled).length);
       }
     },
   });

@@ -31,6 +31,7 @@ import {
   type ViewDefinition,
   type ViewStore,
 } from '@lambda/common';
+import { freshnessMs } from '../health/freshness.js';
 
 export interface MergedWindow {
   key: string;
@@ -52,7 +53,10 @@ export interface Provenance {
   position: number[];
   /** Log timestamp of the newest record counted. */
   newestRecordAt: number | null;
-  /** How old that record is, now: the answer is this fresh. */
+  /**
+   * How old that record is, now: the answer is this fresh. While the view is stalled on a partition, the
+   * age of the newest record counted there instead (see ViewProgressMonitor), so it grows while stuck.
+   */
   freshnessMs: number | null;
   /** Reads it took to get a consistent answer; 0 when an answer computed earlier for the same data served. */
   attempts: number;
@@ -128,6 +132,11 @@ export class MergedViewReader {
       now?: () => number;
       /** Serve an answer computed for the same shape and query again. Default true. */
       cacheAnswers?: boolean;
+      /**
+       * While a view is stalled, the instant its freshness counts from (ViewProgressMonitor's cached
+       * verdict: no store read); undefined while it is not.
+       */
+      stalledFreshnessFrom?: (view: string) => number | undefined;
     } = {},
   ) {}
 
@@ -205,9 +214,11 @@ export class MergedViewReader {
 
   /** A cached answer with its freshness as of now: the only part that changes while the shape does not. */
   private withFreshness(answer: MergedAnswer): MergedAnswer {
-    const { newestRecordAt } = answer.provenance;
-    const now = (this.options.now ?? Date.now)();
-    return { ...answer, provenance: { ...answer.provenance, freshnessMs: newestRecordAt === null ? null : Math.max(0, now - newestRecordAt), attempts: 0 } };
+    return { ...answer, provenance: { ...answer.provenance, freshnessMs: this.freshness(answer.view, answer.provenance.newestRecordAt), attempts: 0 } };
+  }
+
+  private freshness(viewName: string, newestRecordAt: number | null): number | null {
+    return freshnessMs(newestRecordAt, this.options.stalledFreshnessFrom?.(viewName), (this.options.now ?? Date.now)());
   }
 
   /** Every key the view holds, in order, paged. */
@@ -256,12 +267,10 @@ export class MergedViewReader {
       const snapshot = await this.snapshot(generation.view, filter);
       if (snapshot === RETIRED) generation = await this.follow(generation);
       if (!snapshot || snapshot === RETIRED) continue;
-      const now = (this.options.now ?? Date.now)();
-      const { newestRecordAt } = snapshot.provenance;
       return {
         snapshot,
         view: generation.view,
-        provenance: { ...snapshot.provenance, freshnessMs: newestRecordAt === null ? null : Math.max(0, now - newestRecordAt), attempts: attempt },
+        provenance: { ...snapshot.provenance, freshnessMs: this.freshness(viewName, snapshot.provenance.newestRecordAt), attempts: attempt },
       };
     }
     throw new ConnectionError(`View "${viewName}" kept changing during ${maxAttempts} reads; try again`, { context: { view: viewName } });

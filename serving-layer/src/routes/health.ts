@@ -1,9 +1,14 @@
 /**
  * `GET /health`: one entry per dependency (each port), with the latency of a cheap call to it and the
- * last error it gave. 200 when every dependency answers, 503 when any does not.
+ * last error it gave; whether each view keeps up with its log (see ViewProgressMonitor); and the speed
+ * layer's own report when it runs in this process. 503 `down` when any dependency does not answer;
+ * otherwise 200, `degraded` when a view is stalled or a speed-layer topic keeps failing (reads still
+ * work, so a load balancer should keep sending them), else `up`.
  */
 import { Router } from 'express';
-import type { Ports } from '@lambda/common';
+import type { Ports, SpeedLayerHealth } from '@lambda/common';
+import { judgeSpeedLayer, type SpeedLayerVerdict } from '../health/speed-layer-verdict.js';
+import type { ViewProgress, ViewProgressMonitor } from '../health/view-progress-monitor.js';
 
 export interface DependencyHealth {
   status: 'up' | 'down';
@@ -12,9 +17,33 @@ export interface DependencyHealth {
   lastErrorAt: string | null;
 }
 
+/** A view's progress as /health gives it: only what an operator needs to act. */
+export interface ViewHealth {
+  status: ViewProgress['status'];
+  reason: string | null;
+  lag: number | null;
+  stalledPartitions: { partition: number; position: number; endOffset: number; stalledForMs: number }[];
+}
+
+export interface HealthAnswer {
+  status: 'up' | 'degraded' | 'down';
+  /** Why the status is not `up`: each dependency down, view stalled and speed-layer topic failing, in a sentence. */
+  reasons: string[];
+  dependencies: Record<string, DependencyHealth>;
+  views: Record<string, ViewHealth>;
+  /** The speed layer's own report; null when it does not run in this process. */
+  speedLayer: SpeedLayerVerdict | null;
+}
+
 const CHECK_TIMEOUT_MS = 2000;
 
-export function healthRouter(ports: Ports): Router {
+export interface HealthRouterOptions {
+  monitor: ViewProgressMonitor;
+  /** The speed layer's own report, when it runs in this process. */
+  speedLayerHealth?: () => SpeedLayerHealth;
+}
+
+export function healthRouter(ports: Ports, options: HealthRouterOptions): Router {
   const checks: Record<string, () => Promise<unknown>> = {
     eventLog: () => ports.eventLog.listTopics(),
     viewStore: () => ports.viewStore.listViews(),
@@ -45,11 +74,36 @@ export function healthRouter(ports: Ports): Router {
   };
 
   return Router().get('/health', async (_request, response) => {
-    const entries = await Promise.all(Object.entries(checks).map(async ([name, probe]) => [name, await check(name, probe)] as const));
-    const dependencies = Object.fromEntries(entries);
-    const healthy = entries.every(([, health]) => health.status === 'up');
-    response.status(healthy ? 200 : 503).json({ status: healthy ? 'up' : 'down', dependencies });
+    const [entries, progress] = await Promise.all([
+      Promise.all(Object.entries(checks).map(async ([name, probe]) => [name, await check(name, probe)] as const)),
+      options.monitor.sample(),
+    ]);
+    const speedLayer = judgeSpeedLayer(options.speedLayerHealth);
+    const down = entries.filter(([, health]) => health.status === 'down').map(([name, health]) => `dependency ${name} is down: ${health.lastError}`);
+    const degraded = [
+      ...[...progress.views.values()].filter((view) => view.status === 'degraded').map((view) => view.reason!),
+      ...(speedLayer?.topics ?? []).filter((topic) => topic.status === 'degraded').map((topic) => topic.reason!),
+    ];
+    const answer: HealthAnswer = {
+      status: down.length > 0 ? 'down' : degraded.length > 0 ? 'degraded' : 'up',
+      reasons: [...down, ...degraded],
+      dependencies: Object.fromEntries(entries),
+      views: Object.fromEntries([...progress.views.values()].map((view) => [view.view, viewHealth(view)])),
+      speedLayer,
+    };
+    response.status(answer.status === 'down' ? 503 : 200).json(answer);
   });
+}
+
+function viewHealth(view: ViewProgress): ViewHealth {
+  return {
+    status: view.status,
+    reason: view.reason,
+    lag: view.lag,
+    stalledPartitions: view.partitions
+      .filter((partition) => partition.stalled)
+      .map(({ partition, position, endOffset, stuckForMs }) => ({ partition, position, endOffset, stalledForMs: stuckForMs })),
+  };
 }
 
 function elapsed(started: number): number {

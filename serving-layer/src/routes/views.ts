@@ -6,15 +6,25 @@
 import { Router } from 'express';
 import { readViewGeneration, type Catalog, type ViewStore } from '@lambda/common';
 import { keysQuery, topQuery, viewQuery } from '../api/schemas.js';
+import { freshnessMs } from '../health/freshness.js';
+import type { ViewProgressMonitor } from '../health/view-progress-monitor.js';
 import { answerJson } from '../http/answer-json.js';
 import { parseInput } from '../http/validate.js';
 import type { MergedViewReader } from '../query/merged-view-reader.js';
 
-export function viewsRouter(catalog: Catalog, store: ViewStore, reader: MergedViewReader): Router {
+export interface ViewsRouterOptions {
+  /** Whose verdict keeps a stalled view's freshness from looking fresh. */
+  monitor: ViewProgressMonitor;
+  /** The clock freshness is measured with. */
+  now: () => number;
+}
+
+export function viewsRouter(catalog: Catalog, store: ViewStore, reader: MergedViewReader, options: ViewsRouterOptions): Router {
   const router = Router();
+  const freshness = (view: string, newestRecordAt: number | null) => freshnessMs(newestRecordAt, options.monitor.stalledFreshnessFrom(view), options.now());
 
   router.get('/views', async (_request, response) => {
-    response.json({ views: await Promise.all([...catalog.views.keys()].map((name) => describeView(name, catalog, store))) });
+    response.json({ views: await Promise.all([...catalog.views.keys()].map((name) => describeView(name, catalog, store, freshness))) });
   });
 
   // An unknown view is a 404 before any parameter is checked: it is the first thing wrong.
@@ -42,7 +52,7 @@ export function viewsRouter(catalog: Catalog, store: ViewStore, reader: MergedVi
 }
 
 /** The view as it serves now: the definition and status of its serving generation (after reprocessing, not the catalog's). */
-async function describeView(name: string, catalog: Catalog, store: ViewStore) {
+async function describeView(name: string, catalog: Catalog, store: ViewStore, freshness: (view: string, newestRecordAt: number | null) => number | null) {
   const { generation, definition, compiled: view } = await readViewGeneration(store, catalog, name);
   const [manifest, slices] = await Promise.all([store.readManifest(view.name), store.listSlices(view.name)]);
   const horizon = manifest?.horizon ?? [];
@@ -73,7 +83,7 @@ async function describeView(name: string, catalog: Catalog, store: ViewStore) {
       slices: live.length,
       position,
       newestRecordAt: newest < 0 ? null : newest,
-      freshnessMs: newest < 0 ? null : Math.max(0, Date.now() - newest),
+      freshnessMs: freshness(name, newest < 0 ? null : newest),
     },
   };
 }

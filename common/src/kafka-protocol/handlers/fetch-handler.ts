@@ -2,7 +2,8 @@
 import { ErrorCode, type ErrorCodeValue } from '../error-codes.js';
 import { encodeRecordBatch } from '../record-batch-codec.js';
 import type { ApiHandler, HandlerContext } from './handler-context.js';
-import { errorCodeOf, partitionCountOf } from './log-errors.js';
+import { partitionAccessError } from './access.js';
+import { errorCodeOf } from './log-errors.js';
 
 interface FetchPartition {
   partition: number;
@@ -101,8 +102,8 @@ async function readPartition(context: HandlerContext, topic: string, request: Fe
     logStartOffset,
     records: null,
   });
-  const partitions = await partitionCountOf(context, topic);
-  if (partitions === undefined || request.partition < 0 || request.partition >= partitions) return empty(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  const accessError = await partitionAccessError(context, topic, request.partition);
+  if (accessError !== ErrorCode.NONE) return empty(accessError);
   try {
     const [startOffsets, endOffsets] = await Promise.all([context.eventLog.startOffsets(topic), context.eventLog.endOffsets(topic)]);
     const start = startOffsets[request.partition]!;

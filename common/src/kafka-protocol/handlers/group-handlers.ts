@@ -5,6 +5,7 @@
 import { ErrorCode, type ErrorCodeValue } from '../error-codes.js';
 import type { ProtocolReader } from '../protocol-reader.js';
 import type { ApiHandler, HandlerContext } from './handler-context.js';
+import { groupAccessError, NOT_AUTHENTICATED } from './access.js';
 import { errorCodeOf, partitionCountOf } from './log-errors.js';
 
 const GROUP_KEY = 0;
@@ -14,7 +15,10 @@ export const handleFindCoordinator: ApiHandler = async (request, version, respon
   const keyType = version >= 1 ? request.int8() : GROUP_KEY;
   let errorCode: ErrorCodeValue = ErrorCode.NONE;
   let message: string | null = null;
-  if (keyType !== GROUP_KEY) {
+  if (!context.authenticated) {
+    errorCode = ErrorCode.GROUP_AUTHORIZATION_FAILED;
+    message = NOT_AUTHENTICATED;
+  } else if (keyType !== GROUP_KEY) {
     errorCode = ErrorCode.UNSUPPORTED_VERSION;
     message = 'Transactions are not supported';
   } else if (!context.coordinator.active) {
@@ -37,17 +41,19 @@ export const handleJoinGroup: ApiHandler = async (request, version, response, co
   const groupInstanceId = version >= 5 ? request.nullableString() : null;
   const protocolType = request.string();
   const protocols = request.array((protocol) => ({ name: protocol.string(), metadata: protocol.bytes() }));
-  const result = await context.coordinator.join({
-    groupId,
-    memberId,
-    groupInstanceId,
-    clientId: context.clientId ?? '',
-    clientHost: context.clientHost,
-    sessionTimeoutMs,
-    rebalanceTimeoutMs,
-    protocolType,
-    protocols: protocols.map((protocol) => ({ name: protocol.name, metadata: Buffer.from(protocol.metadata) })),
-  });
+  const result = context.authenticated
+    ? await context.coordinator.join({
+        groupId,
+        memberId,
+        groupInstanceId,
+        clientId: context.clientId ?? '',
+        clientHost: context.clientHost,
+        sessionTimeoutMs,
+        rebalanceTimeoutMs,
+        protocolType,
+        protocols: protocols.map((protocol) => ({ name: protocol.name, metadata: Buffer.from(protocol.metadata) })),
+      })
+    : { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, generationId: -1, protocolName: '', leaderId: '', memberId, members: [] };
   if (version >= 2) response.int32(0);
   response.int16(result.errorCode).int32(result.generationId).string(result.protocolName).string(result.leaderId).string(result.memberId);
   response.array(result.members, (writer, member) => {
@@ -64,7 +70,9 @@ export const handleSyncGroup: ApiHandler = async (request, version, response, co
   const memberId = request.string();
   if (version >= 3) request.nullableString(); // group_instance_id
   const assignments = new Map(request.array((assignment) => [assignment.string(), Buffer.from(assignment.bytes())] as const));
-  const result = await context.coordinator.sync(groupId, generationId, memberId, assignments);
+  const result = context.authenticated
+    ? await context.coordinator.sync(groupId, generationId, memberId, assignments)
+    : { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, assignment: Buffer.alloc(0) };
   if (version >= 1) response.int32(0);
   response.int16(result.errorCode).bytes(result.assignment);
   return true;
@@ -76,21 +84,22 @@ export const handleHeartbeat: ApiHandler = async (request, version, response, co
   const memberId = request.string();
   if (version >= 3) request.nullableString(); // group_instance_id
   if (version >= 1) response.int32(0);
-  response.int16(context.coordinator.heartbeat(groupId, generationId, memberId));
+  response.int16(context.authenticated ? context.coordinator.heartbeat(groupId, generationId, memberId) : ErrorCode.GROUP_AUTHORIZATION_FAILED);
   return true;
 };
 
 export const handleLeaveGroup: ApiHandler = async (request, version, response, context) => {
   const groupId = request.string();
+  const leave = (memberId: string) => (context.authenticated ? context.coordinator.leave(groupId, memberId) : ErrorCode.GROUP_AUTHORIZATION_FAILED);
   if (version < 3) {
-    const errorCode = context.coordinator.leave(groupId, request.string());
+    const errorCode = leave(request.string());
     if (version >= 1) response.int32(0);
     response.int16(errorCode);
     return true;
   }
   const members = request.array((member) => ({ memberId: member.string(), groupInstanceId: member.nullableString() }));
-  const results = members.map((member) => ({ ...member, errorCode: context.coordinator.leave(groupId, member.memberId) }));
-  response.int32(0).int16(context.coordinator.active ? ErrorCode.NONE : ErrorCode.NOT_COORDINATOR);
+  const results = members.map((member) => ({ ...member, errorCode: leave(member.memberId) }));
+  response.int32(0).int16(groupAccessError(context));
   response.array(results, (writer, result) => {
     writer.string(result.memberId).nullableString(result.groupInstanceId).int16(result.errorCode);
   });
@@ -101,8 +110,9 @@ export const handleDescribeGroups: ApiHandler = async (request, version, respons
   const groups = request.array((group) => group.string());
   if (version >= 1) response.int32(0);
   response.array(groups, (writer, groupId) => {
-    const group = context.coordinator.describe(groupId);
-    writer.int16(context.coordinator.active ? ErrorCode.NONE : ErrorCode.NOT_COORDINATOR);
+    // Nothing of a group is told to a connection not allowed to see it, as Kafka's groupError answer.
+    const group = context.authenticated ? context.coordinator.describe(groupId) : { state: '', protocolType: '', protocolName: '', members: [] };
+    writer.int16(groupAccessError(context));
     writer.string(groupId).string(group.state).string(group.protocolType).string(group.protocolName);
     writer.array(group.members, (memberWriter, member) => {
       memberWriter.string(member.memberId).string(member.clientId).string(member.clientHost).bytes(member.metadata).bytes(member.assignment);
@@ -113,7 +123,9 @@ export const handleDescribeGroups: ApiHandler = async (request, version, respons
 
 export const handleListGroups: ApiHandler = async (_request, version, response, context) => {
   if (version >= 1) response.int32(0);
-  response.int16(ErrorCode.NONE).array(context.coordinator.list(), (writer, group) => {
+  // Listing groups is a cluster-wide Describe in Kafka's authorizer.
+  const errorCode = context.authenticated ? ErrorCode.NONE : ErrorCode.CLUSTER_AUTHORIZATION_FAILED;
+  response.int16(errorCode).array(context.authenticated ? context.coordinator.list() : [], (writer, group) => {
     writer.string(group.groupId).string(group.protocolType);
   });
   return true;
@@ -135,7 +147,7 @@ export const handleOffsetCommit: ApiHandler = async (request, version, response,
       return { partition: index, offset };
     }),
   }));
-  const groupError = context.coordinator.checkCommit(groupId, generationId, memberId);
+  const groupError = context.authenticated ? context.coordinator.checkCommit(groupId, generationId, memberId) : ErrorCode.GROUP_AUTHORIZATION_FAILED;
   const results = [];
   for (const topic of topics) {
     results.push({
@@ -181,9 +193,15 @@ async function commitTopic(
 export const handleOffsetFetch: ApiHandler = async (request, version, response, context) => {
   const groupId = request.string();
   const requested = version >= 2 ? request.nullableArray(readTopic) : request.array(readTopic);
-  const topics = requested ?? (await everyCommittedTopic(context, groupId));
-  const results = [];
+  const topics = requested ?? (context.authenticated ? await everyCommittedTopic(context, groupId) : []);
+  const results: Array<{ name: string; partitions: Array<{ partition: number; offset: number; errorCode: ErrorCodeValue }> }> = [];
   for (const topic of topics) {
+    if (!context.authenticated) {
+      // Before v2 there is no top-level error code: the refusal is told per partition.
+      const refused = (topic.partitions ?? []).map((partition) => ({ partition, offset: -1, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED }));
+      results.push({ name: topic.name, partitions: refused });
+      continue;
+    }
     const partitionCount = await partitionCountOf(context, topic.name);
     const committed = partitionCount === undefined ? new Map<number, number>() : await context.eventLog.committedOffsets(groupId, topic.name);
     const partitions = topic.partitions ?? [...committed.keys()];
@@ -204,7 +222,7 @@ export const handleOffsetFetch: ApiHandler = async (request, version, response, 
       partitionWriter.nullableString('').int16(result.errorCode);
     });
   });
-  if (version >= 2) response.int16(context.coordinator.active ? ErrorCode.NONE : ErrorCode.NOT_COORDINATOR);
+  if (version >= 2) response.int16(groupAccessError(context));
   return true;
 };
 

@@ -13,6 +13,12 @@ export interface BrokerAddress {
   port: number;
 }
 
+/** The SASL/PLAIN credentials every connection must present (KafkaProtocolServerOptions.auth). */
+export interface SaslPlainCredentials {
+  secret: string;
+  username?: string;
+}
+
 export interface HandlerContext {
   eventLog: EventLog;
   coordinator: GroupCoordinator;
@@ -23,8 +29,22 @@ export interface HandlerContext {
   clusterId: string;
   /** Partitions of topics created on first mention, or false when unknown topics stay unknown. */
   autoCreateTopics: { partitions: number } | false;
+  /** What a connection must authenticate with, or undefined when the server is open. */
+  auth: SaslPlainCredentials | undefined;
   clientId: string | null;
   clientHost: string;
+  /**
+   * Whether this connection may use topics and groups: from the start when `auth` is unset, else once
+   * it authenticated. Handlers answer the others with the authorization errors a broker gives a
+   * principal without ACLs.
+   */
+  authenticated: boolean;
+  /** The SASL step this connection owes next; 'raw-token' after a v0 handshake, whose token comes without a request header. */
+  saslStep: 'handshake' | 'authenticate' | 'raw-token';
+  /** Set when the response being written must be the connection's last (failed authentication, as Kafka closes then). */
+  closeAfterResponse: boolean;
+  /** Whether this connection's first refused request was logged: one line per connection, not per request. */
+  refusalLogged: boolean;
 }
 
 /**

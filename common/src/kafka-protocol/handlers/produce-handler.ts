@@ -3,7 +3,8 @@ import type { LogMessage } from '../../ports/event-log/event-log.js';
 import { ErrorCode, type ErrorCodeValue } from '../error-codes.js';
 import { decodeRecordBatches, RecordBatchError, type DecodedBatch } from '../record-batch-codec.js';
 import type { ApiHandler, HandlerContext } from './handler-context.js';
-import { errorCodeOf, partitionCountOf } from './log-errors.js';
+import { partitionAccessError } from './access.js';
+import { errorCodeOf } from './log-errors.js';
 
 interface PartitionResult {
   partition: number;
@@ -50,8 +51,9 @@ function failure(partition: number, errorCode: ErrorCodeValue, errorMessage: str
 }
 
 async function producePartition(context: HandlerContext, topic: string, partition: number, records: Buffer | null): Promise<PartitionResult> {
-  const partitions = await partitionCountOf(context, topic);
-  if (partitions === undefined || partition < 0 || partition >= partitions) return failure(partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, null);
+  // Never created here: a topic comes from CreateTopics, or Metadata when auto-creation is on.
+  const accessError = await partitionAccessError(context, topic, partition);
+  if (accessError !== ErrorCode.NONE) return failure(partition, accessError, null);
   if (records === null) return failure(partition, ErrorCode.CORRUPT_MESSAGE, 'No records');
   let batches: DecodedBatch[];
   try {

@@ -5,6 +5,7 @@ import { SUPPORTED_VERSIONS } from '../api-versions.js';
 import { ErrorCode, type ErrorCodeValue } from '../error-codes.js';
 import type { ProtocolWriter } from '../protocol-writer.js';
 import type { ApiHandler, HandlerContext } from './handler-context.js';
+import { NOT_AUTHENTICATED, partitionAccessError } from './access.js';
 import { errorCodeOf, partitionCountOf } from './log-errors.js';
 
 export function writeApiVersions(response: ProtocolWriter, version: number, errorCode: ErrorCodeValue): void {
@@ -27,7 +28,7 @@ export const handleMetadata: ApiHandler = async (request, version, response, con
     request.boolean(); // include_topic_authorized_operations
   }
   const everyTopic = requested === null || (version === 0 && requested.length === 0);
-  const names = everyTopic ? (await context.eventLog.listTopics()).map((topic) => topic.name) : requested;
+  const names = everyTopic ? await everyVisibleTopic(context) : requested;
   const topics: Array<{ name: string; errorCode: ErrorCodeValue; partitions: number }> = [];
   for (const name of names) topics.push(await describeOrCreate(context, name, allowAutoCreation));
 
@@ -55,7 +56,14 @@ export const handleMetadata: ApiHandler = async (request, version, response, con
   return true;
 };
 
+/** An unauthenticated connection sees no topic, as a principal without Describe ACLs does. */
+async function everyVisibleTopic(context: HandlerContext): Promise<string[]> {
+  if (!context.authenticated) return [];
+  return (await context.eventLog.listTopics()).map((topic) => topic.name);
+}
+
 async function describeOrCreate(context: HandlerContext, name: string, allowAutoCreation: boolean) {
+  if (!context.authenticated) return { name, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, partitions: 0 };
   try {
     validateTopicName(name);
   } catch {
@@ -102,6 +110,7 @@ async function createTopic(
   validateOnly: boolean,
 ): Promise<{ name: string; errorCode: ErrorCodeValue; message: string | null }> {
   const result = (errorCode: ErrorCodeValue, message: string | null) => ({ name: topic.name, errorCode, message });
+  if (!context.authenticated) return result(ErrorCode.TOPIC_AUTHORIZATION_FAILED, NOT_AUTHENTICATED);
   const defaultPartitions = context.autoCreateTopics === false ? 1 : context.autoCreateTopics.partitions;
   const partitions = topic.assignments.length > 0 ? topic.assignments.length : topic.partitions === -1 ? defaultPartitions : topic.partitions;
   if (partitions <= 0 || partitions > MAX_PARTITIONS) {
@@ -158,8 +167,8 @@ export const handleListOffsets: ApiHandler = async (request, version, response, 
 
 async function listOffset(context: HandlerContext, topic: string, partition: number, timestamp: number): Promise<{ errorCode: ErrorCodeValue; timestamp: number; offset: number }> {
   const failed = (errorCode: ErrorCodeValue) => ({ errorCode, timestamp: -1, offset: -1 });
-  const partitions = await partitionCountOf(context, topic);
-  if (partitions === undefined || partition < 0 || partition >= partitions) return failed(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  const accessError = await partitionAccessError(context, topic, partition);
+  if (accessError !== ErrorCode.NONE) return failed(accessError);
   try {
     const start = (await context.eventLog.startOffsets(topic))[partition]!;
     const end = (await context.eventLog.endOffsets(topic))[partition]!;
@@ -185,6 +194,12 @@ export const handleInitProducerId: ApiHandler = async (request, _version, respon
   const transactionalId = request.nullableString();
   request.int32(); // transaction_timeout_ms
   response.int32(0);
+  if (!context.authenticated) {
+    // Kafka's authorizer: a transactional id needs Write on it, an idempotent producer IdempotentWrite on the cluster.
+    const refusal = transactionalId !== null ? ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED : ErrorCode.CLUSTER_AUTHORIZATION_FAILED;
+    response.int16(refusal).int64(-1).int16(-1);
+    return true;
+  }
   if (transactionalId !== null) {
     context.logger.warn({ client: context.clientId, transactionalId }, 'transactional producer refused: transactions are not supported');
     response.int16(ErrorCode.UNSUPPORTED_VERSION).int64(-1).int16(-1);

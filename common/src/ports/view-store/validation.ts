@@ -1,8 +1,8 @@
 import { InvalidArgumentError } from '../../errors/errors.js';
+import { MAX_VIEW_KEY_LENGTH as MAX_KEY_LENGTH } from '../../records/record-limits.js';
 import type { BatchManifest, RowFilter, Slice, SliceRef, ViewRow } from './view-store.js';
 
 const VIEW_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,199}$/;
-const MAX_KEY_LENGTH = 4096;
 
 export function validateViewName(view: unknown): string {
   if (typeof view !== 'string' || !VIEW_NAME.test(view)) {

@@ -5,6 +5,7 @@
  * byte order of UTF-8 does). Literals become bound parameters: no value is ever spliced into SQL text.
  */
 import type { BinaryOperator, Expression, Value, ValueType } from './ast.js';
+import { boundsOf, type FieldBounds, type ValueBounds } from './bounds.js';
 import { ExpressionError } from './expression-error.js';
 import { AGGREGATE_FUNCTION_NAMES, SCALAR_FUNCTIONS } from './functions.js';
 import { parseExpression } from './parser.js';
@@ -37,6 +38,8 @@ export interface CompiledExpression {
   evaluate: (row: Row) => Value;
   /** DuckDB SQL for the expression; `column` maps a field name to its SQL column reference. */
   toSql: (parameters: SqlParameters, column: (field: string) => string) => string;
+  /** How long a text and how large a number the expression can make, given the bounds of its fields. */
+  bounds: (field: FieldBounds) => ValueBounds;
 }
 
 /** Fields in scope and their types. */
@@ -55,6 +58,7 @@ export function compileTree(tree: Expression, text: string, scope: Scope): Compi
     fields,
     evaluate: toFunction(tree),
     toSql: (parameters, column) => toSql(tree, parameters, column),
+    bounds: (field) => boundsOf(tree, field),
   };
 }
 

@@ -1,0 +1,36 @@
+/** Runs kcat (librdkafka's command-line client), when installed, for the tests that drive the server with it. */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+export const KCAT = '/usr/bin/kcat';
+export const kcatInstalled = existsSync(KCAT);
+
+export interface KcatRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs kcat with `input` on its standard input; resolves with how it ended (it is killed after 20 s). */
+export function runKcat(args: string[], input = ''): Promise<KcatRun> {
+  return new Promise((resolve) => {
+    const child = spawn(KCAT, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(input);
+  });
+}
+
+/** Runs kcat and resolves with its standard output; rejects unless it exits 0. */
+export async function kcat(args: string[], input = ''): Promise<string> {
+  const run = await runKcat(args, input);
+  if (run.code !== 0) throw new Error(`kcat ${args.join(' ')} exited ${run.code}: ${run.stderr}`);
+  return run.stdout;
+}
