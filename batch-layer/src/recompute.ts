@@ -112,7 +112,9 @@ export class Recomputer {
     }
     const current = manifest?.horizon ?? archive.archivedTo.map(() => 0);
     const horizon = chooseHorizon(slices, archive.archivedTo, current);
-    if (manifest && horizon.every((offset, partition) => offset === current[partition])) {
+    // Also before any version: an empty version 1 at horizon zero would only hide that the speed layer has
+    // cut no slice yet (it does within SLICE_MAX_AGE), and make the next recompute look like a second one.
+    if (horizon.every((offset, partition) => offset === (current[partition] ?? 0))) {
       logger.debug({ view: view.name, horizon }, 'no new slice edge within the archive: nothing to recompute');
       return undefined;
     }

@@ -226,6 +226,25 @@ describe('the recomputer', () => {
     });
   });
 
+  describe('when records arrived but the speed layer has cut no slice yet', () => {
+    it('should publish no empty version at horizon zero: the run is up to date until an edge exists', async () => {
+      await appendPageviews(0, 8);
+      await appendPageviews(1, 4);
+      await putSlices([
+        [0, 0, 8, false],
+        [1, 0, 4, false],
+      ]);
+      const recompute = recomputer();
+      expect(await recompute.run(VIEW)).toBeUndefined();
+      expect(await platform.viewStore.readManifest(VIEW)).toBeUndefined();
+      expect(await platform.viewStore.listBatchVersions(VIEW)).toEqual([]);
+
+      // Once the speed layer cuts, the first version counts what lies below the edge.
+      await putSlices([[0, 0, 8, true]]);
+      expect(await recompute.run(VIEW)).toMatchObject({ version: 1, horizon: [8, 0] });
+    });
+  });
+
   describe('when no new slice edge was reached since the last run', () => {
     beforeEach(startingPoint);
 

@@ -195,7 +195,8 @@ describe('the ingest API', () => {
       const report = answer as IngestReport;
 
       expect(report.topic).toBe(TOPIC);
-      expect(report.records.map((r) => r.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+      // Indexes are body lines: the blank line after the third event counts.
+      expect(report.records.map((r) => r.index)).toEqual([0, 1, 2, 4, 5, 6, 7, 8]);
       expect(report.records.map((r) => r.status)).toEqual([
         'accepted',
         'dead-letter',
@@ -243,6 +244,21 @@ describe('the ingest API', () => {
         { index: 0, partition: partitionOf('zoe'), offset: 0, status: 'accepted' },
         { index: 1, partition: partitionOf('zoe'), offset: 1, status: 'accepted' },
       ]);
+    });
+
+    it('should number NDJSON answers by body line, blank lines counted, so each maps back to its line', async () => {
+      const good = JSON.stringify(event(1, 'zoe'));
+      const body = `\n${good}\n\n   \nnot json\r\n${good}\n`;
+      const { status, body: report } = await post(TOPIC, body, 'application/x-ndjson');
+      expect(status).toBe(200);
+      const lines = body.split(/\r?\n/);
+      const records = (report as IngestReport).records;
+      expect(records.map((r) => [r.index, r.status])).toEqual([
+        [1, 'accepted'],
+        [4, 'dead-letter'],
+        [5, 'accepted'],
+      ]);
+      expect(records.map((r) => lines[r.index])).toEqual([good, 'not json', good]);
     });
 
     it('should keep appending after earlier requests', async () => {

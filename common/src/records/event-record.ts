@@ -68,12 +68,28 @@ export function eventTimeProblem(field: string, raw: JsonValue | undefined): str
 /** The latest event time accepted: the end of JavaScript's date range. */
 export const MAX_EVENT_TIME = 8.64e15;
 
-/** Epoch ms from a number or an ISO-8601 string; undefined when it is neither, or before 1970. */
+/**
+ * An ISO-8601 date, or date and time (`T` or a space between), with an optional zone: `Z` or an offset.
+ * Nothing else: Date.parse alone accepts too much ("1", "May") and differs between engines.
+ */
+const ISO_8601 = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)([zZ]|[+-]\d{2}(?::?\d{2})?)?)?$/;
+
+/**
+ * Epoch ms from a number or an ISO-8601 string; undefined when it is neither, or before 1970. A time
+ * without a zone is UTC, never the server's local time: layers in different time zones must put one
+ * record in one window. Fractional milliseconds are truncated toward zero.
+ */
 export function parseEventTime(raw: JsonValue | undefined): number | undefined {
   let ms: number | undefined;
   if (typeof raw === 'number') ms = Math.trunc(raw);
-  // An ISO-8601 date needs at least a full date; Date.parse alone accepts too much ("1", "May").
-  else if (typeof raw === 'string' && /^\d{4}-\d{2}-\d{2}/.test(raw)) ms = Date.parse(raw);
+  else if (typeof raw === 'string') {
+    const parts = ISO_8601.exec(raw);
+    if (parts) {
+      const [, date, time, zone = 'Z'] = parts;
+      // An offset of hours alone (`+02`) is ISO-8601 that Date.parse refuses: it reads `+02:00`.
+      ms = Date.parse(time === undefined ? date! : `${date}T${time}${/^[+-]\d{2}$/.test(zone) ? `${zone}:00` : zone}`);
+    }
+  }
   return ms !== undefined && ms >= 0 && ms <= MAX_EVENT_TIME ? ms : undefined;
 }
 

@@ -28,7 +28,10 @@ export function ingestRouter(catalog: Catalog, log: EventLog, metrics: Metrics, 
     const source = catalog.sources.get(topic);
     if (!source) throw new UnknownTopicError(`No source topic "${topic}"; ingest accepts: ${[...catalog.sources.keys()].join(', ')}`, { topic });
     const text = typeof request.body === 'string' ? request.body : '';
-    const values = request.is('application/json') ? splitJsonArray(text) : splitLines(text);
+    // Each event with its index in the body: the array element, or the NDJSON line (blank lines counted,
+    // so a client maps every answer back to the line it sent).
+    const events = request.is('application/json') ? splitJsonArray(text).map((value, index) => ({ index, value })) : splitLines(text);
+    const values = events.map((event) => event.value);
     if (values.length === 0) throw new InvalidArgumentError('The body holds no events: send a JSON array or NDJSON lines', { topic });
 
     const messages: LogMessage[] = values.map((value) => {
@@ -42,8 +45,9 @@ export function ingestRouter(catalog: Catalog, log: EventLog, metrics: Metrics, 
     });
     const appended = await log.append(topic, messages);
     const report: IngestReport = { topic, accepted: 0, deadLettered: 0, records: [] };
-    appended.forEach(({ partition, offset }, index) => {
-      const decoded = source.decode({ topic, partition, offset, timestamp: Date.now(), key: null, value: Buffer.from(values[index]!), headers: {} });
+    appended.forEach(({ partition, offset }, i) => {
+      const { index, value } = events[i]!;
+      const decoded = source.decode({ topic, partition, offset, timestamp: Date.now(), key: null, value: Buffer.from(value), headers: {} });
       if (decoded.ok) {
         report.accepted++;
         report.records.push({ index, partition, offset, status: 'accepted' });
@@ -60,8 +64,12 @@ export function ingestRouter(catalog: Catalog, log: EventLog, metrics: Metrics, 
   return router;
 }
 
-function splitLines(text: string): string[] {
-  return text.split(/\r?\n/).filter((line) => line.trim() !== '');
+/** The non-blank lines, each with its line number from 0. */
+function splitLines(text: string): { index: number; value: string }[] {
+  return text
+    .split(/\r?\n/)
+    .map((value, index) => ({ index, value }))
+    .filter((line) => line.value.trim() !== '');
 }
 
 function splitJsonArray(text: string): string[] {
