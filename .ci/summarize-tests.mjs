@@ -1,14 +1,25 @@
 // Totals the vitest JSON report of every workspace into one line: "tests: N passed, N failed, N skipped".
 // Fails when a workspace has test files but left no report, so a test run that never happened cannot pass.
+// In CI (CI=true) it also fails when a test of the Kafka or Cassandra adapter was skipped or did not run:
+// .ci/run starts both engines, so a skip there means the adapter was never checked against them.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const { workspaces } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+/** Test files that must run whole in CI, and contract suites (by title) of the same adapters wherever they are. */
+const MUST_RUN_FILES = ['common/test/event-log.kafka.test.ts', 'common/test/view-store.cassandra.test.ts'];
+const MUST_RUN_SUITE = /contract on .*\b(kafka|cassandra)\b/i;
+const NOT_RUN = new Set(['skipped', 'pending', 'todo']);
+const enforce = process.env.CI === 'true';
+
 let passed = 0;
 let failed = 0;
 let skipped = 0;
 let missing = [];
+const seenFiles = new Set();
+/** Skipped tests of the adapters that must run, by file: how many, and the reasons their suites' titles give. */
+const skippedRequired = new Map();
 for (const workspace of workspaces) {
   const report = join(root, workspace, '.vitest', 'results.json');
   const hasTests = existsSync(join(root, workspace, 'test')) && readdirSync(join(root, workspace, 'test')).some((f) => f.endsWith('.test.ts'));
@@ -21,7 +32,30 @@ for (const workspace of workspaces) {
   failed += results.numFailedTests + (results.numRuntimeErrorTestSuites ?? 0);
   skipped += results.numPendingTests + results.numTodoTests;
   console.log(`${workspace}: ${results.numPassedTests} passed, ${results.numFailedTests} failed, ${results.numPendingTests} skipped`);
+  for (const file of results.testResults ?? []) {
+    const path = relative(root, file.name);
+    seenFiles.add(path);
+    for (const test of file.assertionResults ?? []) {
+      if (!NOT_RUN.has(test.status)) continue;
+      const titles = test.ancestorTitles ?? [];
+      if (!MUST_RUN_FILES.includes(path) && !titles.some((title) => MUST_RUN_SUITE.test(title))) continue;
+      const entry = skippedRequired.get(path) ?? { count: 0, reasons: new Set() };
+      entry.count += 1;
+      for (const title of titles) for (const [, reason] of title.matchAll(/\(skipped: ([^)]*)\)/g)) entry.reasons.add(reason);
+      skippedRequired.set(path, entry);
+    }
+  }
 }
 for (const workspace of missing) console.log(`${workspace}: no test report (its tests did not run)`);
-console.log(`tests: ${passed} passed, ${failed + missing.length} failed, ${skipped} skipped`);
-process.exit(failed + missing.length > 0 || passed === 0 ? 1 : 0);
+const absent = MUST_RUN_FILES.filter((file) => !seenFiles.has(file) && !missing.some((workspace) => file.startsWith(`${workspace}/`)));
+let requiredProblems = 0;
+if (enforce) {
+  for (const file of absent) console.log(`${file}: not in any test report: it did not run against the engines`);
+  for (const [file, { count, reasons }] of skippedRequired) {
+    const why = reasons.size > 0 ? ` (${[...reasons].join('; ')})` : '';
+    console.log(`${file}: ${count} skipped, but CI runs the Kafka and Cassandra engines: each counts as failed${why}`);
+  }
+  requiredProblems = absent.length + [...skippedRequired.values()].reduce((sum, { count }) => sum + count, 0);
+}
+console.log(`tests: ${passed} passed, ${failed + missing.length + requiredProblems} failed, ${skipped} skipped`);
+process.exit(failed + missing.length + requiredProblems > 0 || passed === 0 ? 1 : 0);

@@ -175,10 +175,12 @@ export class KafkaEventLog implements EventLog {
     const created = await mapKafkaErrors({ operation: 'topic creation', topic }, () =>
       this.clients.admin.createTopics({
         topics: [{ topic: clusterTopic, numPartitions: partitions, replicationFactor: this.replicationFactor }],
-        waitForLeaders: true,
+        // kafkajs's own wait gives up on what a KRaft broker answers first: see KafkaReader.waitForLeaders.
+        waitForLeaders: false,
       }),
     );
     if (!created) throw new TopicExistsError(`Topic "${topic}" already exists`, { topic });
+    await this.reader.waitForLeaders(clusterTopic, topic, partitions);
     this.partitionCounts.set(clusterTopic, partitions);
     this.logger.info({ topic, partitions }, 'created topic');
   }
@@ -317,11 +319,9 @@ export class KafkaEventLog implements EventLog {
   private async topicOffsets(topic: string): Promise<{ low: number; high: number }[]> {
     const clusterTopic = this.clusterTopic(topic);
     const count = await this.partitionCount(topic);
-    const offsets = await mapKafkaErrors({ operation: 'offset listing', topic }, () => this.clients.admin.fetchTopicOffsets(clusterTopic)).catch(
-      (error: unknown) => this.forgetIfUnknown(clusterTopic, error),
-    );
+    const offsets = await this.reader.offsets(clusterTopic, topic).catch((error: unknown) => this.forgetIfUnknown(clusterTopic, error));
     const byPartition = Array.from({ length: Math.max(count, offsets.length) }, () => ({ low: 0, high: 0 }));
-    for (const { partition, low, high } of offsets) byPartition[partition] = { low: Number(low), high: Number(high) };
+    for (const { partition, low, high } of offsets) byPartition[partition] = { low, high };
     return byPartition;
   }
 

@@ -46,14 +46,17 @@ export class KafkaGroupOffsets {
             throw error;
           }
         }),
-      { attempts: 4, initialDelayMs: 100, maxDelayMs: 2000, logger: this.options.logger, operation: `commit offsets of group ${names.group}` },
+      { attempts: 6, initialDelayMs: 100, maxDelayMs: 2000, logger: this.options.logger, operation: `commit offsets of group ${names.group}` },
     );
   }
 
   /** The committed next offsets of `clusterGroup` on `clusterTopic`; partitions never committed are absent. */
   async committed(clusterGroup: string, clusterTopic: string, names: { group: string; topic: string }): Promise<Map<number, number>> {
-    const topics = await mapKafkaErrors({ operation: 'offset fetch', ...names }, () =>
-      this.options.admin.fetchOffsets({ groupId: clusterGroup, topics: [clusterTopic] }),
+    // kafkajs's fetchOffsets does not retry: a coordinator still loading its offsets (COORDINATOR_LOAD_IN_PROGRESS,
+    // as on a broker's first group request, while it creates __consumer_offsets) or just moved is asked again.
+    const topics = await retry(
+      () => mapKafkaErrors({ operation: 'offset fetch', ...names }, () => this.options.admin.fetchOffsets({ groupId: clusterGroup, topics: [clusterTopic] })),
+      { attempts: 6, initialDelayMs: 100, maxDelayMs: 2000, logger: this.options.logger, operation: `fetch offsets of group ${names.group}` },
     );
     const committed = new Map<number, number>();
     for (const { partition, offset } of topics.find((t) => t.topic === clusterTopic)?.partitions ?? []) {

@@ -49,17 +49,33 @@ export interface InternalCluster {
   disconnect(): Promise<void>;
   refreshMetadata(): Promise<void>;
   addTargetTopic(topic: string): Promise<void>;
+  /** The topic's partitions as the cached metadata knows them. */
+  findTopicPartitionMetadata(topic: string): { partitionId: number }[];
   /** Node id → partitions it leads. */
   findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
   findBroker(query: { nodeId: string }): Promise<InternalBroker>;
   findGroupCoordinator(query: { groupId: string }): Promise<InternalBroker>;
+  /** ListOffsets for the earliest (`fromBeginning`) or latest offsets, sent to each partition's leader as the cached metadata knows it. */
+  fetchTopicsOffset(
+    topics: { topic: string; fromBeginning: boolean; partitions: { partition: number }[] }[],
+  ): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
 }
 
 /** kafkajs's isolation levels (src/protocol/isolationLevel.js). */
 export const READ_COMMITTED = 1;
 
 const CREATE_CLUSTER = 'private:Kafka:createCluster';
-const USED_METHODS = ['connect', 'disconnect', 'refreshMetadata', 'addTargetTopic', 'findLeaderForPartitions', 'findBroker', 'findGroupCoordinator'] as const;
+const USED_METHODS = [
+  'connect',
+  'disconnect',
+  'refreshMetadata',
+  'addTargetTopic',
+  'findTopicPartitionMetadata',
+  'findLeaderForPartitions',
+  'findBroker',
+  'findGroupCoordinator',
+  'fetchTopicsOffset',
+] as const;
 
 /** A new cluster object with the client's brokers, TLS, SASL and timeouts; connect it before use. */
 export function createInternalCluster(kafka: Kafka): InternalCluster {

@@ -7,16 +7,28 @@
  * emulate random access with `seek` + `pause`/`resume` around `eachBatch`, which races with its
  * background fetch loop. A direct Fetch is stateless, exact about where it starts, costs one round trip
  * per page, and lets the speed layer's sequential reads ask for as many bytes as they want.
+ *
+ * A partition's start and end offsets come the same way (ListOffsets to its leader), read committed as
+ * a Fetch is, so `endOffsets` and a read agree on where a partition ends.
  */
-import { retry } from '../../../retry/retry.js';
+import { PlatformError, UnknownTopicError } from '../../../errors/errors.js';
+import { isRetriablePlatformError, retry } from '../../../retry/retry.js';
 import type { Logger } from '../../../logging/logger.js';
 import type { LogRecord, ReadResult } from '../event-log.js';
-import { mapKafkaErrors } from './kafka-errors.js';
+import { mapKafkaErrors, type KafkaErrorContext } from './kafka-errors.js';
 import { READ_COMMITTED, type InternalCluster, type InternalFetchPartition, type InternalRecord } from './kafka-internal-cluster.js';
 
 export interface KafkaReaderOptions {
   cluster: InternalCluster;
   logger: Logger;
+}
+
+export interface PartitionOffsets {
+  partition: number;
+  /** The first offset still held. */
+  low: number;
+  /** The next offset to be written (read committed: the last stable offset). */
+  high: number;
 }
 
 export interface FetchLimits {
@@ -89,21 +101,76 @@ export class KafkaReader {
     return Math.min(limits.maxBytes, wanted);
   }
 
-  private async fetchWithRetry(clusterTopic: string, topic: string, partition: number, offset: number, maxBytes: number): Promise<InternalFetchPartition> {
-    const { cluster, logger } = this.options;
-    return retry(
+  /**
+   * The first and next offset of every partition the metadata knows. After a leader moves, the cached
+   * metadata is stale: the request is retried with fresh metadata.
+   */
+  offsets(clusterTopic: string, topic: string): Promise<PartitionOffsets[]> {
+    return this.withLeaderRetry({ operation: 'offset listing', topic }, () => this.listOffsets(clusterTopic));
+  }
+
+  /**
+   * Resolves once each of the `partitions` partitions of a topic just created has a leader that answers.
+   * The creation is acknowledged before the brokers have caught up with it: a KRaft broker answers
+   * UNKNOWN_TOPIC_OR_PARTITION until the controller's record of the topic reaches it, then
+   * NOT_LEADER_FOR_PARTITION until it has taken up the leadership the metadata already names. Those
+   * answers are expected here, so they are retried without a warning.
+   */
+  async waitForLeaders(clusterTopic: string, topic: string, partitions: number): Promise<void> {
+    const { cluster } = this.options;
+    await retry(
       () =>
-        mapKafkaErrors({ operation: 'fetch', topic, partition, offset }, async () => {
-          try {
-            return await this.fetch(clusterTopic, partition, offset, maxBytes);
-          } catch (error) {
-            const type = (error as { type?: string }).type;
-            if (type !== undefined && STALE_LEADER.has(type)) await cluster.refreshMetadata();
-            throw error;
+        mapKafkaErrors({ operation: 'topic creation', topic }, async () => {
+          const known = (await this.refreshingStaleLeaders(() => this.listOffsets(clusterTopic))).length;
+          if (known < partitions) {
+            await cluster.refreshMetadata();
+            throw new PlatformError(`Topic "${topic}" was created, but the metadata knows only ${known} of its ${partitions} partitions so far`, {
+              retriable: true,
+              context: { topic, partitions, known },
+            });
           }
         }),
-      { attempts: 3, initialDelayMs: 50, maxDelayMs: 1000, logger, operation: `fetch ${topic}/${partition}` },
+      { attempts: 30, initialDelayMs: 20, maxDelayMs: 500, isRetriable: (error) => error instanceof UnknownTopicError || isRetriablePlatformError(error) },
     );
+  }
+
+  private async listOffsets(clusterTopic: string): Promise<PartitionOffsets[]> {
+    const { cluster } = this.options;
+    await cluster.addTargetTopic(clusterTopic);
+    const partitions = cluster.findTopicPartitionMetadata(clusterTopic).map(({ partitionId }) => partitionId);
+    const listed = (fromBeginning: boolean) =>
+      cluster.fetchTopicsOffset([{ topic: clusterTopic, fromBeginning, partitions: partitions.map((partition) => ({ partition })) }]);
+    const [low, high] = await Promise.all([listed(true), listed(false)]);
+    const offsetOf = (answer: Awaited<ReturnType<typeof listed>>, partition: number) =>
+      Number(answer.find((t) => t.topic === clusterTopic)?.partitions.find((p) => p.partition === partition)?.offset ?? 0);
+    return partitions.map((partition) => ({ partition, low: offsetOf(low, partition), high: offsetOf(high, partition) }));
+  }
+
+  private fetchWithRetry(clusterTopic: string, topic: string, partition: number, offset: number, maxBytes: number): Promise<InternalFetchPartition> {
+    return this.withLeaderRetry({ operation: 'fetch', topic, partition, offset }, () => this.fetch(clusterTopic, partition, offset, maxBytes));
+  }
+
+  /** Runs `call` against partition leaders, again (with a warning) when a leader was not, or no longer, where it was sent. */
+  private withLeaderRetry<T>(context: KafkaErrorContext, call: () => Promise<T>): Promise<T> {
+    const where = context.partition === undefined ? context.topic : `${context.topic}/${context.partition}`;
+    return retry(() => mapKafkaErrors(context, () => this.refreshingStaleLeaders(call)), {
+      attempts: 5,
+      initialDelayMs: 50,
+      maxDelayMs: 1000,
+      logger: this.options.logger,
+      operation: `${context.operation} ${where}`,
+    });
+  }
+
+  /** Runs `call`; when it failed because a leader was not where the metadata said, refreshes the metadata before rethrowing. */
+  private async refreshingStaleLeaders<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      const { type, name } = error as { type?: string; name?: string };
+      if ((type !== undefined && STALE_LEADER.has(type)) || name === 'KafkaJSBrokerNotFound') await this.options.cluster.refreshMetadata();
+      throw error;
+    }
   }
 
   private async fetch(clusterTopic: string, partition: number, offset: number, maxBytes: number): Promise<InternalFetchPartition> {

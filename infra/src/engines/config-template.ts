@@ -1,0 +1,12 @@
+/** Our engine config files are templates: `${name}` stands for a value known only at start (a port, a directory). */
+import { readFile, writeFile } from 'node:fs/promises';
+
+/** Writes `template` to `target` with every `${name}` replaced; a placeholder without a value is an error. */
+export async function renderConfig(template: string, target: string, values: Record<string, string | number>): Promise<void> {
+  const text = (await readFile(template, 'utf8')).replace(/\$\{(\w+)\}/g, (placeholder, name: string) => {
+    const value = values[name];
+    if (value === undefined) throw new Error(`${template}: no value for ${placeholder}`);
+    return String(value);
+  });
+  await writeFile(target, text);
+}
