@@ -4,6 +4,8 @@
  * commit, but its Cluster and Broker classes do both, with kafkajs's connection handling, version
  * negotiation, SASL and TLS. This file is the only place that depends on those internals: the typed
  * surface below is the part used, and opening fails with a clear error if a kafkajs upgrade moved it.
+ * kafkajs is pinned to one exact version for this (common/package.json), checked by
+ * test/kafka-internals.test.ts, and the contract suite drives these internals against a real broker.
  */
 import type { Kafka } from 'kafkajs';
 import { PlatformError } from '../../../errors/errors.js';
