@@ -3,13 +3,9 @@
  * over every partition at once (one process) or over one partition's files (a partition job). Rows carry
  * each aggregate's state as JSON, so the states of several partitions merge with the view's monoids.
  */
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { BIGINT, LIST, VARCHAR, listValue, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
-import { SqlParameters, type CompiledView, type Lake, type Logger, type ViewRow } from '@lambda/common';
-import type { ArchiveFile } from './archive-layout.js';
+import { ArchiveFiles, SqlParameters, type ArchiveFile, type CompiledView, type Lake, type Logger, type ViewRow } from '@lambda/common';
 import { queryRows, type DuckDbEngine } from './duckdb-engine.js';
-import { LakeFileCache } from './lake-file-cache.js';
 
 /** What a query needs to know of an archive file: which object, which version of it, which offsets. */
 export type ArchiveFileRef = Pick<ArchiveFile, 'key' | 'etag' | 'partition' | 'from' | 'to'>;
@@ -32,9 +28,11 @@ export interface ArchiveQueryOptions {
 }
 
 export class ArchiveQuery {
-  private lakeFiles: Promise<LakeFileCache> | undefined;
+  private readonly archive: ArchiveFiles;
 
-  constructor(private readonly options: ArchiveQueryOptions) {}
+  constructor(private readonly options: ArchiveQueryOptions) {
+    this.archive = new ArchiveFiles({ lake: options.lake, cacheDirectory: options.lakeCacheDir, logger: options.logger });
+  }
 
   /**
    * The view's rows over the records of `files` below `horizon` (per partition; a missing one is 0),
@@ -46,8 +44,8 @@ export class ArchiveQuery {
     const straddling: string[] = [];
     for (const file of files) {
       const below = horizon[file.partition] ?? 0;
-      if (file.to <= below) whole.push(await this.localPath(file));
-      else if (file.from < below) straddling.push(await this.localPath(file));
+      if (file.to <= below) whole.push(await this.archive.localPath(file));
+      else if (file.from < below) straddling.push(await this.archive.localPath(file));
     }
     if (whole.length + straddling.length === 0) return { rows: [], newestRecordAt: null };
     // File names and offsets are parameters, like every literal of the view: no value enters the SQL text.
@@ -85,16 +83,5 @@ export class ArchiveQuery {
       });
       return { rows, newestRecordAt };
     });
-  }
-
-  /** The file DuckDB reads for an archive file: the lake's own, or a cached download of it. */
-  private async localPath(file: ArchiveFileRef): Promise<string> {
-    const { lake, lakeCacheDir, logger } = this.options;
-    if (lake.localPath) return lake.localPath(file.key);
-    this.lakeFiles ??= LakeFileCache.open({ lake, directory: lakeCacheDir ?? join(tmpdir(), 'lambda-lake-cache'), logger }).catch((error: unknown) => {
-      this.lakeFiles = undefined; // the next run tries again
-      throw error;
-    });
-    return (await this.lakeFiles).localPath(file.key, file.etag);
   }
 }

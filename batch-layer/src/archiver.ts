@@ -11,8 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Quarantine, type CompiledSource, type EventLog, type Lake, type Logger } from '@lambda/common';
-import { archiveKey, listArchiveFiles, type ArchiveFile } from './archive-layout.js';
+import { Quarantine, archiveKey, listArchiveFiles, type ArchiveFile, type CompiledSource, type EventLog, type Lake, type Logger } from '@lambda/common';
 import type { DuckDbEngine } from './duckdb-engine.js';
 import { writeParquet, type ArchiveRow } from './parquet-writer.js';
 

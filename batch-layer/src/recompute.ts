@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  type ArchiveFile,
   type BatchManifest,
   type Catalog,
   type CompiledView,
@@ -22,7 +23,7 @@ import {
   nextBatchVersion,
   publishBuiltVersion,
 } from '@lambda/common';
-import type { ArchiveFile } from './archive-layout.js';
+
 import { ArchiveQuery, type ArchiveQueryResult } from './archive-query.js';
 import type { Archiver } from './archiver.js';
 import type { DuckDbEngine } from './duckdb-engine.js';

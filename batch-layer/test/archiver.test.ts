@@ -4,9 +4,18 @@
  * crashes, gaps, and concurrent runs.
  */
 import { readdir, unlink } from 'node:fs/promises';
-import { Catalog, CorruptDataError, type AppendedRecord, type CompiledSource, type JsonValue, type LogMessage } from '@lambda/common';
+import {
+  Catalog,
+  CorruptDataError,
+  type AppendedRecord,
+  type CompiledSource,
+  type JsonValue,
+  type LogMessage,
+  archiveKey,
+  listArchiveFiles,
+} from '@lambda/common';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Archiver, archiveKey, listArchiveFiles, queryRows, type ArchiveProgress } from '../src/index.js';
+import { Archiver, queryRows, type ArchiveProgress } from '../src/index.js';
 import { BASE_TIME, PAGEVIEWS, TOPIC, message, openPlatform, type Platform } from './helpers.js';
 
 /** What the archive must hold for one valid record, computed from the message the test appended. */

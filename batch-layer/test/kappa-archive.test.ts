@@ -16,9 +16,10 @@ import {
   silentLogger,
   type SourceDefinition,
   type ViewDefinition,
+  listArchiveFiles,
 } from '@lambda/common';
 import { createServer, listen } from '../../serving-layer/src/index.js';
-import { BatchLayer, listArchiveFiles, queryRows } from '../src/index.js';
+import { BatchLayer, queryRows } from '../src/index.js';
 import { BASE_TIME, PAGEVIEWS, TOPIC, message, openPlatform, type Platform } from './helpers.js';
 
 const ORDERS = 'orders';

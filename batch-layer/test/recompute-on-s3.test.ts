@@ -6,10 +6,19 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Catalog, EmbeddedViewStore, S3Lake, type Lake, type ViewDefinition, type ViewRow, type ViewStore } from '@lambda/common';
+import {
+  Catalog,
+  EmbeddedViewStore,
+  S3Lake,
+  type Lake,
+  type ViewDefinition,
+  type ViewRow,
+  type ViewStore,
+  MASTER_PREFIX,
+} from '@lambda/common';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startS3Server, type S3TestServer } from '../../common/test/helpers/s3-server.js';
-import { Archiver, MASTER_PREFIX, Recomputer } from '../src/index.js';
+import { Archiver, Recomputer } from '../src/index.js';
 import { BASE_TIME, PAGEVIEWS, TOPIC, message, openPlatform, type Platform } from './helpers.js';
 
 const VIEW = 'pageviews_by_url';

@@ -14,9 +14,11 @@ import {
   type Slice,
   type ViewDefinition,
   type ViewRow,
+  archiveKey,
+  listArchiveFiles,
 } from '@lambda/common';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Archiver, BatchLayer, Recomputer, archiveKey, chooseHorizon, listArchiveFiles, type RecomputeProgress } from '../src/index.js';
+import { Archiver, BatchLayer, Recomputer, chooseHorizon, type RecomputeProgress } from '../src/index.js';
 import { BASE_TIME, PAGEVIEWS, TOPIC, message, openPlatform, type Platform } from './helpers.js';
 
 const VIEW = 'pageviews_by_url';

@@ -67,6 +67,14 @@ export { validateObjectKey } from './ports/lake/object-key.js';
 export { LocalLake } from './ports/lake/local/local-lake.js';
 export type { LocalLakeOptions } from './ports/lake/local/local-lake.js';
 
+// The lake archive: the batch layer writes it, the batch recompute and the Kappa reprocessor read it
+export { archiveKey, listArchiveFiles, parseArchiveKey, MASTER_PREFIX } from './lake-archive/archive-layout.js';
+export type { ArchiveFile } from './lake-archive/archive-layout.js';
+export { ArchiveFiles } from './lake-archive/archive-files.js';
+export type { ArchiveFilesOptions } from './lake-archive/archive-files.js';
+export { LakeFileCache } from './lake-archive/lake-file-cache.js';
+export type { LakeFileCacheOptions } from './lake-archive/lake-file-cache.js';
+
 // Port: scheduler
 export type {
   JobContext,

@@ -6,7 +6,7 @@
  * its start offsets are raised, and a read below them fails as Kafka's would, with OffsetOutOfRangeError.
  */
 import { afterEach, beforeAll, afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { Archiver, BatchLayer, DuckDbEngine, listArchiveFiles } from '@lambda/batch-layer';
+import { Archiver, BatchLayer, DuckDbEngine } from '@lambda/batch-layer';
 import {
   Catalog,
   EmbeddedEventLog,
@@ -17,6 +17,7 @@ import {
   UnknownJobError,
   archiveJobName,
   generationPointerName,
+  listArchiveFiles,
   recomputeJobName,
   silentLogger,
   type EventLog,

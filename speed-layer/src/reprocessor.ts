@@ -223,7 +223,8 @@ export class Reprocessor {
         { topic },
       );
     }
-    const reader = await LakeArchiveReader.open({ lake, scratchDirectory: join(this.options.scratchDirectory ?? tmpdir(), `reprocess-${process.pid}-${next.storage}`) });
+    // Downloads are kept by key and ETag, so a later reprocess of the same archive reads them again for free.
+    const reader = await LakeArchiveReader.open({ lake, cacheDirectory: join(this.options.scratchDirectory ?? tmpdir(), 'lake-cache') });
     try {
       const view = next.compiled;
       const states = new Map<string, { key: string; windowStart: number; state: RowState }>();

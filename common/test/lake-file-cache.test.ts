@@ -6,10 +6,9 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { ConnectionError, CorruptDataError, LocalLake, ObjectNotFoundError, type Lake } from '@lambda/common';
+import { ConnectionError, CorruptDataError, LakeFileCache, LocalLake, ObjectNotFoundError, type Lake } from '../src/index.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LakeFileCache } from '../src/lake-file-cache.js';
-import { makeTempDir } from './helpers.js';
+import { makeTempDir } from './helpers/temp-dir.js';
 
 /** A lake without local files, counting gets, and able to break the next gets' bodies midway or lie about a size. */
 class CountingLake implements Lake {

@@ -15,7 +15,11 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { CorruptDataError, ObjectNotFoundError, retry, silentLogger, validateObjectKey, type Lake, type Logger } from '@lambda/common';
+import { CorruptDataError, ObjectNotFoundError } from '../errors/errors.js';
+import { silentLogger, type Logger } from '../logging/logger.js';
+import type { Lake } from '../ports/lake/lake.js';
+import { validateObjectKey } from '../ports/lake/object-key.js';
+import { retry } from '../retry/retry.js';
 
 export interface LakeFileCacheOptions {
   lake: Lake;

@@ -6,7 +6,8 @@
  * holding the valid records of that partition with `from <= offset < to`. The files themselves record how
  * far archiving got, so a re-run resumes after the last whole file and never archives a record twice.
  */
-import { CorruptDataError, type Lake, type LakeObjectInfo } from '@lambda/common';
+import { CorruptDataError } from '../errors/errors.js';
+import type { Lake, LakeObjectInfo } from '../ports/lake/lake.js';
 
 export const MASTER_PREFIX = 'master';
 
