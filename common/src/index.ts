@@ -12,7 +12,7 @@ export { DEFAULT_RECORD_LIMITS, MAX_VIEW_KEY_LENGTH, resolveRecordLimits } from 
 
 // Errors
 export * from './errors/errors.js';
-export { retry, isRetriablePlatformError } from './retry/retry.js';
+export { retry } from './retry/retry.js';
 export type { RetryOptions } from './retry/retry.js';
 
 // Config

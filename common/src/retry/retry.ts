@@ -4,7 +4,7 @@
  * to other libraries pass `isRetriable` to classify theirs.
  */
 import pRetry from 'p-retry';
-import { PlatformError } from '../errors/errors.js';
+import { isRetriable as isRetriablePlatformError } from '../errors/errors.js';
 import type { Logger } from '../logging/logger.js';
 
 export interface RetryOptions {
@@ -22,10 +22,6 @@ export interface RetryOptions {
   logger?: Logger;
   /** What is being tried, for the log. */
   operation?: string;
-}
-
-export function isRetriablePlatformError(error: unknown): boolean {
-  return error instanceof PlatformError && error.retriable;
 }
 
 /** Runs `operation` until it succeeds, a non-retriable error occurs, or the attempts run out. */

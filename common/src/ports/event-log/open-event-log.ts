@@ -1,4 +1,5 @@
 /** Opens the event-log adapter the config names. */
+import { InvalidArgumentError } from '../../errors/errors.js';
 import { join, resolve } from 'node:path';
 import type { PlatformConfig } from '../../config/config-schema.js';
 import type { PortDependencies } from '../port-dependencies.js';
@@ -36,6 +37,6 @@ export async function openEventLog(config: PlatformConfig, dependencies: PortDep
       return { eventLog, location: `kafka://${kafka.brokers.join(',')}` };
     }
     default:
-      throw new Error(`The event-log adapter "${config.eventLog.adapter}" is not available yet`);
+      throw new InvalidArgumentError(`The event-log adapter "${config.eventLog.adapter}" is not available yet`, {});
   }
 }

@@ -37,6 +37,6 @@ export async function openLake(config: PlatformConfig, dependencies: PortDepende
       return { lake, location: s3.endpoint === undefined ? lake.location : `${lake.location} at ${s3.endpoint}` };
     }
     default:
-      throw new Error(`The lake adapter "${config.lake.adapter}" is not available yet`);
+      throw new InvalidArgumentError(`The lake adapter "${config.lake.adapter}" is not available yet`, {});
   }
 }

@@ -1,4 +1,5 @@
 /** Opens the scheduler adapter the config names. */
+import { InvalidArgumentError } from '../../errors/errors.js';
 import type { PlatformConfig } from '../../config/config-schema.js';
 import type { PortDependencies } from '../port-dependencies.js';
 import { BullmqScheduler } from './bullmq/bullmq-scheduler.js';
@@ -16,7 +17,7 @@ export async function openScheduler(config: PlatformConfig, dependencies: PortDe
       return { scheduler, location: `BullMQ on ${redactPassword(redisUrl)}, key prefix "${prefix}"` };
     }
     default:
-      throw new Error(`The scheduler adapter "${String(config.scheduler.adapter)}" is not available yet`);
+      throw new InvalidArgumentError(`The scheduler adapter "${String(config.scheduler.adapter)}" is not available yet`, {});
   }
 }
 

@@ -1,3 +1,4 @@
+import { Cron } from 'croner';
 import { InvalidArgumentError } from '../../errors/errors.js';
 import type { JobOptions, JobProgress, JobRun, Repeat } from './scheduler.js';
 
@@ -23,6 +24,29 @@ export function validateRepeat(repeat: Repeat, name: string): void {
     }
   } else if (typeof repeat?.cron !== 'string' || repeat.cron.trim() === '') {
     throw new InvalidArgumentError(`Invalid repeat of job "${name}": give everyMs or a cron expression`, { name });
+  } else {
+    checkCron(repeat, name);
+  }
+}
+
+/**
+ * Refuses a cron expression or timezone that cannot give a next date, before a scheduler touches the
+ * schedule: a bad timezone only shows when a date is computed.
+ */
+function checkCron(repeat: { cron: string; timezone?: string }, name: string): void {
+  let cron: Cron | undefined;
+  try {
+    cron = new Cron(repeat.cron, { timezone: repeat.timezone, paused: true });
+    cron.nextRun();
+  } catch (error) {
+    const zone = repeat.timezone === undefined ? '' : ` in timezone ${JSON.stringify(repeat.timezone)}`;
+    throw new InvalidArgumentError(`Invalid cron expression ${JSON.stringify(repeat.cron)}${zone} for job "${name}": ${(error as Error).message}`, {
+      name,
+      cron: repeat.cron,
+      timezone: repeat.timezone,
+    });
+  } finally {
+    cron?.stop();
   }
 }
 

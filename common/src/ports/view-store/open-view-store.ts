@@ -1,4 +1,5 @@
 /** Opens the view-store adapter the config names. */
+import { InvalidArgumentError } from '../../errors/errors.js';
 import { join, resolve } from 'node:path';
 import type { PlatformConfig } from '../../config/config-schema.js';
 import type { PortDependencies } from '../port-dependencies.js';
@@ -35,6 +36,6 @@ export async function openViewStore(config: PlatformConfig, dependencies: PortDe
       return { viewStore, location: `cassandra://${cassandra.contactPoints.join(',')}/${cassandra.keyspace}` };
     }
     default:
-      throw new Error(`The view-store adapter "${config.viewStore.adapter}" is not available yet`);
+      throw new InvalidArgumentError(`The view-store adapter "${config.viewStore.adapter}" is not available yet`, {});
   }
 }

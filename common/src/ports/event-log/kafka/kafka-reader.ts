@@ -12,7 +12,8 @@
  * a Fetch is, so `endOffsets` and a read agree on where a partition ends.
  */
 import { PlatformError, UnknownTopicError } from '../../../errors/errors.js';
-import { isRetriablePlatformError, retry } from '../../../retry/retry.js';
+import { isRetriable } from '../../../errors/errors.js';
+import { retry } from '../../../retry/retry.js';
 import type { Logger } from '../../../logging/logger.js';
 import type { LogRecord, ReadResult } from '../event-log.js';
 import { mapKafkaErrors, type KafkaErrorContext } from './kafka-errors.js';
@@ -130,7 +131,7 @@ export class KafkaReader {
             });
           }
         }),
-      { attempts: 30, initialDelayMs: 20, maxDelayMs: 500, isRetriable: (error) => error instanceof UnknownTopicError || isRetriablePlatformError(error) },
+      { attempts: 30, initialDelayMs: 20, maxDelayMs: 500, isRetriable: (error) => error instanceof UnknownTopicError || isRetriable(error) },
     );
   }
 

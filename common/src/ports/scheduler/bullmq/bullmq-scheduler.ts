@@ -12,7 +12,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Job, Queue, Worker } from 'bullmq';
-import { Cron } from 'croner';
 import type { Redis } from 'ioredis';
 import { ClosedError, ConnectionError, InvalidArgumentError, PlatformError, TimeoutError, UnknownJobError } from '../../../errors/errors.js';
 import { silentLogger, type Logger } from '../../../logging/logger.js';
@@ -186,7 +185,6 @@ export class BullmqScheduler implements Scheduler {
     this.assertOpen();
     validateJobName(name);
     validateRepeat(repeat, name);
-    if ('cron' in repeat) checkCron(repeat, name);
     await this.requireKnown(name);
     const copy: Repeat = { ...repeat };
     await this.redis('set a schedule', () => this.writeRepeat(name, copy));
@@ -498,20 +496,3 @@ export class BullmqScheduler implements Scheduler {
   }
 }
 
-/** Refuses a cron expression or timezone that cannot give a next date, before touching the schedule. */
-function checkCron(repeat: { cron: string; timezone?: string }, name: string): void {
-  let cron: Cron | undefined;
-  try {
-    cron = new Cron(repeat.cron, { timezone: repeat.timezone, paused: true });
-    cron.nextRun();
-  } catch (error) {
-    const zone = repeat.timezone === undefined ? '' : ` in timezone ${JSON.stringify(repeat.timezone)}`;
-    throw new InvalidArgumentError(`Invalid cron expression ${JSON.stringify(repeat.cron)}${zone} for job "${name}": ${(error as Error).message}`, {
-      name,
-      cron: repeat.cron,
-      timezone: repeat.timezone,
-    });
-  } finally {
-    cron?.stop();
-  }
-}
