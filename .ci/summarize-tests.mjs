@@ -1,14 +1,22 @@
 // Totals the vitest JSON report of every workspace into one line: "tests: N passed, N failed, N skipped".
 // Fails when a workspace has test files but left no report, so a test run that never happened cannot pass.
-// In CI (CI=true) it also fails when a test of the Kafka or Cassandra adapter was skipped or did not run:
-// .ci/run starts both engines, so a skip there means the adapter was never checked against them.
+// In CI (CI=true) it also fails when a test of the Kafka or Cassandra adapter, or of the platform on those
+// engines, was skipped or did not run: .ci/run starts both engines, so a skip there means it was never
+// checked against them.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const { workspaces } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 /** Test files that must run whole in CI, and contract suites (by title) of the same adapters wherever they are. */
-const MUST_RUN_FILES = ['common/test/event-log.kafka.test.ts', 'common/test/view-store.cassandra.test.ts'];
+const MUST_RUN_FILES = [
+  'common/test/event-log.kafka.test.ts',
+  'common/test/view-store.cassandra.test.ts',
+  'common/test/kafka-protocol/kafka-front-differential.test.ts',
+  // The layers as processes on the real engines, and the engines' faults under them.
+  'infra/test/real-engines-processes.e2e.test.ts',
+  'infra/test/real-engines-faults.e2e.test.ts',
+];
 const MUST_RUN_SUITE = /contract on .*\b(kafka|cassandra)\b/i;
 const NOT_RUN = new Set(['skipped', 'pending', 'todo']);
 const enforce = process.env.CI === 'true';

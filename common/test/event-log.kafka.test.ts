@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import kafkajs, { type ISocketFactory } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { shareEngines } from './helpers/engine-lease.js';
 import {
   ConnectionError,
   EmbeddedEventLog,
@@ -26,6 +27,15 @@ const brokers = (process.env.KAFKA_BROKERS ?? '')
   .map((broker) => broker.trim())
   .filter(Boolean);
 const skipReason = brokers.length === 0 ? 'KAFKA_BROKERS is not set' : undefined;
+
+// A fault test elsewhere may stop the shared engines: not while this file uses them (engine-lease.ts).
+let releaseEngines: (() => Promise<void>) | undefined;
+beforeAll(async () => {
+  if (!skipReason) releaseEngines = await shareEngines();
+}, 300_000);
+afterAll(async () => {
+  await releaseEngines?.();
+});
 
 /** A namespace no other test (or run) shares, so topics and groups never collide on a shared cluster. */
 function uniqueNamespace(): string {

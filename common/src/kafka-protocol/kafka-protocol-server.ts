@@ -20,6 +20,7 @@ import { ApiKey, apiName, isFlexible, isSupported } from './api-versions.js';
 import { ErrorCode } from './error-codes.js';
 import { FrameReader } from './frame-reader.js';
 import { GroupCoordinator } from './group-coordinator.js';
+import { NegativeCommits } from './negative-commits.js';
 import { handleFetch } from './handlers/fetch-handler.js';
 import {
   handleDescribeGroups,
@@ -126,6 +127,7 @@ export class KafkaProtocolServer {
     const base = {
       eventLog: options.eventLog,
       coordinator,
+      negativeCommits: new NegativeCommits(),
       producerState: new ProducerState(),
       appendSignal: new AppendSignal(),
       logger,

@@ -169,6 +169,37 @@ describe('when kafkajs admin manages topics and offsets', () => {
   });
 });
 
+describe('when kafkajs admin resets a group to the earliest offsets', () => {
+  it('should read back -2, as Kafka stores it, so the group consumes again from the start', async () => {
+    await harness.eventLog.createTopic('rewind', { partitions: 2 });
+    await harness.eventLog.append('rewind', messagesFor(10, 'w').map((message, i) => ({ ...message, partition: i % 2, headers: {} })));
+    await harness.eventLog.commitOffsets('rewinders', 'rewind', new Map([[0, 5], [1, 5]]));
+    const kafka = harness.kafka('rewind-test');
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      // The log holds real offsets only: the front keeps the -2 until a real offset is committed over it.
+      await admin.resetOffsets({ groupId: 'rewinders', topic: 'rewind', earliest: true });
+      const reset = await admin.fetchOffsets({ groupId: 'rewinders', topics: ['rewind'] });
+      expect(reset[0]!.partitions.map((entry) => entry.offset)).toEqual(['-2', '-2']);
+
+      const consumer = kafka.consumer({ groupId: 'rewinders', maxWaitTimeInMs: 100 });
+      const consumed: string[] = [];
+      await consumer.connect();
+      // kafkajs resolves a negative committed offset with its default: the earliest, with fromBeginning.
+      await consumer.subscribe({ topic: 'rewind', fromBeginning: true });
+      await consumer.run({ eachMessage: async ({ partition, message }) => void consumed.push(`${partition}:${message.offset}`) });
+      await waitFor(() => consumed.length >= 10, 15_000, 'both partitions consumed again');
+      await consumer.disconnect();
+      expect(consumed.sort()).toEqual(['0:0', '0:1', '0:2', '0:3', '0:4', '1:0', '1:1', '1:2', '1:3', '1:4']);
+      const committed = await admin.fetchOffsets({ groupId: 'rewinders', topics: ['rewind'] });
+      expect(committed[0]!.partitions.map((entry) => entry.offset)).toEqual(['5', '5']);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+});
+
 describe('when a kafkajs consumer seeks', () => {
   it('should consume again from the offset it seeks to', async () => {
     await harness.eventLog.createTopic('replay', { partitions: 1 });

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { KCAT, kcat, kcatInstalled } from './kcat-runner.js';
+import { KCAT, kcat, kcatInstalled, runKcat } from './kcat-runner.js';
 import { readEverything, startTestServer, type TestServer } from './kafka-test-server.js';
 
 if (!kcatInstalled) console.log(`kcat tests skipped: ${KCAT} is missing (apt-get install kcat)`);
@@ -28,6 +28,17 @@ describe.skipIf(!kcatInstalled)('when kcat (librdkafka) talks to the server', ()
     const consumed = await kcat(['-b', harness.broker, '-t', 'lines', '-C', '-e', '-q', '-f', '%p|%o|%k|%s\n']);
     const expected = stored.map((record) => `${record.partition}|${record.offset}|${record.key!.toString()}|${record.value.toString()}`);
     expect(consumed.trim().split('\n').sort()).toEqual(expected.sort());
+  });
+
+  it('should reset to the end and exit when asked for an offset past it', async () => {
+    await harness.eventLog.createTopic('short', { partitions: 1 });
+    await harness.eventLog.append('short', [{ value: 'a' }, { value: 'b' }]);
+    // A null records field beside OFFSET_OUT_OF_RANGE once made librdkafka retry the fetch until killed.
+    const run = await runKcat(['-b', harness.broker, '-C', '-t', 'short', '-o', '7', '-e']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('Broker: Offset out of range');
+    expect(run.stderr).toContain('Reached end of topic short [0] at offset 2');
+    expect(run.stderr).not.toContain('PROTOERR');
   });
 
   it('should list the metadata the log holds with -L -J', async () => {

@@ -150,10 +150,10 @@ describe('when a client names a topic or partition the log does not have', () =>
 });
 
 describe('when a fetch asks for an offset past the end', () => {
-  it('should answer OFFSET_OUT_OF_RANGE with the high watermark', async () => {
+  it('should answer OFFSET_OUT_OF_RANGE without offsets, as Kafka does', async () => {
     await harness.eventLog.append('known', [{ value: 'a', partition: 1 }, { value: 'b', partition: 1 }]);
     const end = (await harness.eventLog.endOffsets('known'))[1]!;
-    expect(await fetchPartition('known', 1, end + 5)).toEqual([ErrorCode.OFFSET_OUT_OF_RANGE, end]);
+    expect(await fetchPartition('known', 1, end + 5)).toEqual([ErrorCode.OFFSET_OUT_OF_RANGE, -1]);
     expect(await fetchPartition('known', 1, end)).toEqual([ErrorCode.NONE, end]);
   });
 });

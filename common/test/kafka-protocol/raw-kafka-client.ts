@@ -21,8 +21,8 @@ export class RawKafkaClient {
     socket.on('error', () => undefined);
   }
 
-  static async connect(port: number): Promise<RawKafkaClient> {
-    const socket = connect(port, '127.0.0.1');
+  static async connect(port: number, host = '127.0.0.1'): Promise<RawKafkaClient> {
+    const socket = connect(port, host);
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     return new RawKafkaClient(socket);
   }

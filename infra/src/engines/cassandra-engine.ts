@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Client } from 'cassandra-driver';
 import { versionFromJars } from './classpath.js';
-import { renderConfig } from './config-template.js';
+import { portInRenderedConfig, renderConfig } from './config-template.js';
 import type { Engine, EngineLaunch } from './engine.js';
 import { freePort } from './free-port.js';
 
@@ -52,7 +52,7 @@ const JAVA_17_OPTIONS = [
   '-Dio.netty.allocator.maxOrder=11',
 ];
 
-const yamlFile = (launch: EngineLaunch) => join(launch.paths.stateDir, 'cassandra.yaml');
+const yamlFile = (launch: Pick<EngineLaunch, 'paths'>) => join(launch.paths.stateDir, 'cassandra.yaml');
 
 export const cassandraEngine: Engine = {
   name: 'cassandra',
@@ -95,6 +95,8 @@ export const cassandraEngine: Engine = {
       'org.apache.cassandra.service.CassandraDaemon',
     ];
   },
+
+  renderedPort: (paths) => portInRenderedConfig(yamlFile({ paths }), /^native_transport_port:\s*(\d+)/m),
 
   async probe(port) {
     const client = new Client({ contactPoints: [`127.0.0.1:${port}`], localDataCenter: DATA_CENTER, socketOptions: { connectTimeout: 1000 } });

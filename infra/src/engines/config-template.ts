@@ -10,3 +10,13 @@ export async function renderConfig(template: string, target: string, values: Rec
   });
   await writeFile(target, text);
 }
+
+/** The port a config file rendered earlier names in `pattern`'s first group (a restart listens there again). */
+export async function portInRenderedConfig(file: string, pattern: RegExp): Promise<number> {
+  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new Error(`${file} cannot be read (${error.code ?? error.message}): run engines:up first`, { cause: error });
+  });
+  const port = Number(pattern.exec(text)?.[1]);
+  if (!Number.isInteger(port) || port <= 0) throw new Error(`${file} names no port (${pattern})`);
+  return port;
+}

@@ -23,6 +23,8 @@ export interface Engine {
   prepare(launch: EngineLaunch): Promise<void>;
   /** The server's `java` arguments. */
   javaArgs(launch: EngineLaunch): string[];
+  /** The client port of the config `prepare` rendered into the state directory: where a restart listens again. */
+  renderedPort(paths: EnginePaths): Promise<number>;
   /** Resolves once the server answers a client at `port`. */
   probe(port: number): Promise<void>;
   /** The environment settings that point the platform (and the contract tests) at it. */

@@ -8,12 +8,12 @@ import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { versionFromJars } from './classpath.js';
 import type { Engine, EngineLaunch } from './engine.js';
-import { renderConfig } from './config-template.js';
+import { portInRenderedConfig, renderConfig } from './config-template.js';
 import { runLogged } from './engine-process.js';
 import { freePort } from './free-port.js';
 import { JAVA } from './java.js';
 
-const propertiesFile = (launch: EngineLaunch) => join(launch.paths.stateDir, 'server.properties');
+const propertiesFile = (launch: Pick<EngineLaunch, 'paths'>) => join(launch.paths.stateDir, 'server.properties');
 const loggingOption = (launch: EngineLaunch) => `-Dlog4j2.configurationFile=${join(launch.paths.configDir, 'log4j2.properties')}`;
 
 /**
@@ -63,6 +63,8 @@ export const kafkaEngine: Engine = {
     'kafka.Kafka',
     propertiesFile(launch),
   ],
+
+  renderedPort: (paths) => portInRenderedConfig(propertiesFile({ paths }), /^listeners=PLAINTEXT:\/\/[^:\s]+:(\d+)/m),
 
   async probe(port) {
     // A metadata request: the broker has joined its controller's quorum and serves clients.

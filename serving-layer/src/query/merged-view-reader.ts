@@ -289,7 +289,7 @@ export class MergedViewReader {
       this.store.listSlices(view.name),
     ]);
     const wanted = listed.filter((slice) => slice.start >= (horizon[slice.partition] ?? 0));
-    const reads = await Promise.all(wanted.map((slice) => this.store.readSlice(slice, filter)));
+    const reads = await mapBounded(wanted, SLICE_READS_AT_ONCE, (slice) => this.store.readSlice(slice, filter));
     if (reads.some((read) => read === undefined)) return undefined; // deleted since listed
     const slices = reads as { slice: Slice; rows: Snapshot['slices'][number]['rows'] }[];
 
@@ -411,6 +411,32 @@ interface WindowInputs {
   windowStart: number;
   batch: JsonObject | undefined;
   realtime: JsonObject[];
+}
+
+/**
+ * Slices read at once. A view may have thousands live (its batch layer stopped for a while), more than a
+ * Cassandra connection takes in flight (2048): all at once, every read of such a view failed.
+ */
+const SLICE_READS_AT_ONCE = 64;
+
+/** `fn` over `items`, at most `limit` calls in flight, results in order; the first failure is thrown and stops new calls. */
+async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (next < items.length && !failed) {
+      const index = next++;
+      try {
+        results[index] = await fn(items[index]!);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 /** Window results kept: enough for every key and window a dashboard polls, bounded all the same. */

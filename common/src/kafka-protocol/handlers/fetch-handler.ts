@@ -16,7 +16,8 @@ interface PartitionData {
   errorCode: ErrorCodeValue;
   highWatermark: number;
   logStartOffset: number;
-  records: Buffer | null;
+  /** Empty, never null, when there is nothing to send: librdkafka refuses a null records field (as Kafka never sends one). */
+  records: Buffer;
 }
 
 /** Longest a fetch may wait for data, whatever the client asks, so a connection is never parked for long. */
@@ -61,7 +62,7 @@ export const handleFetch: ApiHandler = async (request, version, response, contex
       if (version >= 5) partitionWriter.int64(data.logStartOffset);
       partitionWriter.int32(-1); // aborted_transactions: none
       if (version >= 11) partitionWriter.int32(-1); // preferred_read_replica: this broker
-      partitionWriter.nullableBytes(data.records);
+      partitionWriter.bytes(data.records);
     });
   });
   return true;
@@ -73,7 +74,7 @@ function hasEnough(results: Array<{ partitions: PartitionData[] }>, minBytes: nu
     for (const partition of topic.partitions) {
       // An error is an answer too: the client should hear it now, not after max_wait_ms.
       if (partition.errorCode !== ErrorCode.NONE) return true;
-      bytes += partition.records?.length ?? 0;
+      bytes += partition.records.length;
     }
   }
   return bytes > 0 && bytes >= minBytes;
@@ -86,7 +87,7 @@ async function readAll(context: HandlerContext, topics: Array<{ name: string; pa
     const partitions: PartitionData[] = [];
     for (const partition of topic.partitions) {
       const data = await readPartition(context, topic.name, partition, Math.max(1, Math.min(partition.maxBytes, remaining)));
-      remaining -= data.records?.length ?? 0;
+      remaining -= data.records.length;
       partitions.push(data);
     }
     results.push({ name: topic.name, partitions });
@@ -100,7 +101,7 @@ async function readPartition(context: HandlerContext, topic: string, request: Fe
     errorCode,
     highWatermark,
     logStartOffset,
-    records: null,
+    records: Buffer.alloc(0),
   });
   const accessError = await partitionAccessError(context, topic, request.partition);
   if (accessError !== ErrorCode.NONE) return empty(accessError);
@@ -108,8 +109,9 @@ async function readPartition(context: HandlerContext, topic: string, request: Fe
     const [startOffsets, endOffsets] = await Promise.all([context.eventLog.startOffsets(topic), context.eventLog.endOffsets(topic)]);
     const start = startOffsets[request.partition]!;
     const end = endOffsets[request.partition]!;
-    if (request.fetchOffset < start || request.fetchOffset > end) return empty(ErrorCode.OFFSET_OUT_OF_RANGE, end, start);
-    if (request.fetchOffset === end) return { ...empty(ErrorCode.NONE, end, start), records: Buffer.alloc(0) };
+    // Kafka tells no offsets with this error (-1 for both): the client asks ListOffsets where to reset to.
+    if (request.fetchOffset < start || request.fetchOffset > end) return empty(ErrorCode.OFFSET_OUT_OF_RANGE);
+    if (request.fetchOffset === end) return empty(ErrorCode.NONE, end, start);
     const read = await context.eventLog.read(topic, request.partition, request.fetchOffset, { maxBytes });
     return {
       partition: request.partition,

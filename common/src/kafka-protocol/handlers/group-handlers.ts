@@ -174,15 +174,18 @@ async function commitTopic(
   if (groupError !== ErrorCode.NONE) return partitions.map(({ partition }) => ({ partition, errorCode: groupError }));
   const count = await partitionCountOf(context, topic);
   const offsets = new Map<number, number>();
+  const negative = new Map<number, number>();
   const results = partitions.map(({ partition, offset }) => {
     if (count === undefined || partition < 0 || partition >= count) return { partition, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION as ErrorCodeValue };
-    // Kafka stores -1 too, but the log only holds real offsets; a negative one means "nothing consumed".
+    // Kafka stores any offset, and clients commit -1/-2 to reset a partition; the log holds real offsets only.
     if (offset >= 0) offsets.set(partition, offset);
+    else negative.set(partition, offset);
     return { partition, errorCode: ErrorCode.NONE as ErrorCodeValue };
   });
-  if (offsets.size === 0) return results;
   try {
-    await context.eventLog.commitOffsets(groupId, topic, offsets);
+    if (offsets.size > 0) await context.eventLog.commitOffsets(groupId, topic, offsets);
+    for (const partition of offsets.keys()) context.negativeCommits.clear(groupId, topic, partition);
+    for (const [partition, offset] of negative) context.negativeCommits.set(groupId, topic, partition, offset);
     return results;
   } catch (error) {
     context.logger.warn({ group: groupId, topic, err: error }, 'offset commit failed');
@@ -203,7 +206,9 @@ export const handleOffsetFetch: ApiHandler = async (request, version, response, 
       continue;
     }
     const partitionCount = await partitionCountOf(context, topic.name);
-    const committed = partitionCount === undefined ? new Map<number, number>() : await context.eventLog.committedOffsets(groupId, topic.name);
+    const committed = new Map(partitionCount === undefined ? [] : await context.eventLog.committedOffsets(groupId, topic.name));
+    // A negative offset committed since the last real one is the group's latest commit.
+    if (partitionCount !== undefined) for (const [partition, offset] of context.negativeCommits.get(groupId, topic.name)) committed.set(partition, offset);
     const partitions = topic.partitions ?? [...committed.keys()];
     results.push({
       name: topic.name,
@@ -232,8 +237,9 @@ function readTopic(topic: ProtocolReader): { name: string; partitions: number[] 
 
 async function everyCommittedTopic(context: HandlerContext, groupId: string): Promise<Array<{ name: string; partitions: number[] | null }>> {
   const topics = [];
+  const negative = new Set(context.negativeCommits.topics(groupId));
   for (const topic of await context.eventLog.listTopics()) {
-    if ((await context.eventLog.committedOffsets(groupId, topic.name)).size > 0) topics.push({ name: topic.name, partitions: null });
+    if (negative.has(topic.name) || (await context.eventLog.committedOffsets(groupId, topic.name)).size > 0) topics.push({ name: topic.name, partitions: null });
   }
   return topics;
 }

@@ -2,6 +2,7 @@
 import type { Logger } from '../../logging/logger.js';
 import type { EventLog } from '../../ports/event-log/event-log.js';
 import type { GroupCoordinator } from '../group-coordinator.js';
+import type { NegativeCommits } from '../negative-commits.js';
 import type { ProducerState } from '../producer-state.js';
 import type { ProtocolReader } from '../protocol-reader.js';
 import type { ProtocolWriter } from '../protocol-writer.js';
@@ -22,6 +23,8 @@ export interface SaslPlainCredentials {
 export interface HandlerContext {
   eventLog: EventLog;
   coordinator: GroupCoordinator;
+  /** Committed offsets below 0 ("reset to earliest/latest"), which the log cannot hold. */
+  negativeCommits: NegativeCommits;
   producerState: ProducerState;
   appendSignal: AppendSignal;
   logger: Logger;
