@@ -16,6 +16,50 @@ export default tseslint.config(
       eqeqeq: ['error', 'smart'],
     },
   },
+  // The package list is the architecture: a layer never imports another layer, and nothing reaches into a
+  // package past its barrel (its index). Source only for now: tests still share a few set-ups across layers.
+  ...['speed-layer', 'batch-layer', 'serving-layer'].map((layer) => ({
+    files: [`${layer}/src/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@lambda/speed-layer', '@lambda/batch-layer', '@lambda/serving-layer'].filter((name) => name !== `@lambda/${layer}`),
+              message: 'A layer never imports another layer: share through @lambda/common (ports, the model), and let infra wire the layers.',
+            },
+            { group: ['@lambda/*/*'], message: "Import a package through its barrel ('@lambda/<name>'), not its internals." },
+            { group: ['../../*/src/**', '../../../*/src/**'], message: "Import another package through its barrel ('@lambda/<name>'), not by a relative path." },
+          ],
+        },
+      ],
+    },
+  })),
+  {
+    files: ['common/src/**/*.ts', 'infra/src/**/*.ts', 'infra/bench/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@lambda/*/*'], message: "Import a package through its barrel ('@lambda/<name>'), not its internals." },
+            { group: ['../../*/src/**', '../../../*/src/**'], message: "Import another package through its barrel ('@lambda/<name>'), not by a relative path." },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // common is the core: it imports no layer and no runnable process.
+    files: ['common/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['@lambda/*'], message: 'common is the core every package builds on: it imports none of them.' }] },
+      ],
+    },
+  },
   {
     // Entry points and tests talk to the terminal on purpose.
     files: ['**/bin/**', '**/test/**', '**/bench/**', '**/examples/**'],
