@@ -14,7 +14,7 @@
  */
 import {
   ensureTopic,
-  PlatformError,
+  isRetriable,
   Quarantine,
   type Catalog,
   type CompiledSource,
@@ -237,9 +237,21 @@ export class TopicPipeline {
    * undefined when the micro-batch is to be retried after a backoff.
    */
   private async failed(error: Error, from: number[], upTo: number[], now: number): Promise<number | undefined> {
-    Object.assign(this.state, { consecutiveFailures: this.state.consecutiveFailures + 1, lastError: error.message, lastErrorAt: now, state: 'retrying' });
-    const curable = error instanceof PlatformError && error.retriable;
-    if (curable || this.failedIn.size === 0) return this.isolations.size > 0 ? this.markIsolating(undefined) : undefined;
+    const narrowed = isRetriable(error) ? false : await this.narrowDown(error, from, upTo);
+    Object.assign(this.state, {
+      consecutiveFailures: this.state.consecutiveFailures + 1,
+      lastError: error.message,
+      lastErrorAt: now,
+      state: this.isolations.size > 0 ? 'isolating' : 'retrying',
+    });
+    return narrowed === false ? undefined : narrowed.quarantined;
+  }
+
+  /**
+   * Per partition the micro-batch failed in: counts the failure, starts or narrows the search for the
+   * failing record, or quarantines it. False when nothing narrowed (the batch is retried after a backoff).
+   */
+  private async narrowDown(error: Error, from: number[], upTo: number[]): Promise<{ quarantined: number } | false> {
     let narrowed = false;
     let quarantined = 0;
     for (const [partition, views] of this.failedIn) {
@@ -258,30 +270,24 @@ export class TopicPipeline {
         isolation.step = Math.ceil(isolation.step / 2);
         narrowed = true;
       } else if (++isolation.failuresOfRecord >= FAILURES_BEFORE_QUARANTINE) {
-        await this.quarantineRecord(partition, start, views, error);
+        if (await this.quarantineRecord(partition, start, views, error)) quarantined++;
         isolation.failuresOfRecord = 0;
-        quarantined++;
         narrowed = true;
       }
     }
-    return narrowed ? this.markIsolating(quarantined) : this.isolations.size > 0 ? this.markIsolating(undefined) : undefined;
-  }
-
-  private markIsolating<T>(result: T): T {
-    this.state.state = 'isolating';
-    return result;
+    return narrowed && { quarantined };
   }
 
   /**
    * Takes the record at `offset` out of the views that failed on it: dead-letters it with the error,
    * then records the quarantine, which the folders and the batch layer read.
    */
-  private async quarantineRecord(partition: number, offset: number, failedViews: Set<string> | 'all', error: Error): Promise<void> {
+  private async quarantineRecord(partition: number, offset: number, failedViews: Set<string> | 'all', error: Error): Promise<boolean> {
     const topic = this.source.topic;
     const behind = this.views.filter((view) => (this.ends[partition]?.[view.name] ?? 0) <= offset).map((view) => view.name);
     const views = failedViews === 'all' ? behind : behind.filter((view) => failedViews.has(view));
     const [record] = (await this.log.read(topic, partition, offset, { maxRecords: 1 })).records;
-    if (!record || record.offset !== offset || views.length === 0) return;
+    if (!record || record.offset !== offset || views.length === 0) return false;
     // Dead letter first: a crash before the quarantine entry finds the record failing again and quarantines it then.
     await this.deadLetters.quarantine(record, `quarantined from ${views.map((view) => `view "${view}"`).join(', ')}: ${error.message}`);
     const at = Date.now();
@@ -290,6 +296,7 @@ export class TopicPipeline {
     this.quarantine = new Quarantine([...this.quarantine.entries, ...entries]);
     this.state.quarantined++;
     this.options.logger.warn({ topic, partition, offset, views, reason: error.message }, 'quarantined a record its views cannot take');
+    return true;
   }
 
   private async process(now: number, upTo: number[]): Promise<PipelineBatchStats> {
