@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import kafkajs, { type ISocketFactory } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { shareEngines } from './helpers/engine-lease.js';
+import { useSharedEngines } from './helpers/engine-lease.js';
 import {
   ConnectionError,
   EmbeddedEventLog,
@@ -28,14 +28,8 @@ const brokers = (process.env.KAFKA_BROKERS ?? '')
   .filter(Boolean);
 const skipReason = brokers.length === 0 ? 'KAFKA_BROKERS is not set' : undefined;
 
-// A fault test elsewhere may stop the shared engines: not while this file uses them (engine-lease.ts).
-let releaseEngines: (() => Promise<void>) | undefined;
-beforeAll(async () => {
-  if (!skipReason) releaseEngines = await shareEngines();
-}, 300_000);
-afterAll(async () => {
-  await releaseEngines?.();
-});
+// A fault test elsewhere may stop the shared engines: not while this file uses them.
+useSharedEngines(skipReason);
 
 /** A namespace no other test (or run) shares, so topics and groups never collide on a shared cluster. */
 function uniqueNamespace(): string {

@@ -5,8 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Client } from 'cassandra-driver';
-import { afterAll, beforeAll } from 'vitest';
-import { shareEngines } from './helpers/engine-lease.js';
+import { afterAll } from 'vitest';
+import { useSharedEngines } from './helpers/engine-lease.js';
 import { CassandraViewStore } from '../src/index.js';
 import { validateKeyspace } from '../src/ports/view-store/cassandra/schema.js';
 import { describeViewStoreContract } from './contracts/view-store-contract.js';
@@ -20,14 +20,8 @@ const keyspace = validateKeyspace(`lambda_test_${randomBytes(6).toString('hex')}
 let schemaApplied = false;
 const skipReason = contactPoints.length === 0 ? 'CASSANDRA_CONTACT_POINTS is not set' : undefined;
 
-// A fault test elsewhere may stop the shared engines: not while this file uses them (engine-lease.ts).
-let releaseEngines: (() => Promise<void>) | undefined;
-beforeAll(async () => {
-  if (!skipReason) releaseEngines = await shareEngines();
-}, 300_000);
-afterAll(async () => {
-  await releaseEngines?.();
-});
+// A fault test elsewhere may stop the shared engines: not while this file uses them.
+useSharedEngines(skipReason);
 
 describeViewStoreContract({
   name: 'the Cassandra view store',

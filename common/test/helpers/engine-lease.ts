@@ -10,6 +10,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll } from 'vitest';
 
 const POLL_MS = 250;
 const EXCLUSIVE = 'exclusive';
@@ -91,4 +92,18 @@ export async function takeEnginesExclusively(timeoutMs = 240_000): Promise<() =>
     }
     await sleep(POLL_MS);
   }
+}
+
+/**
+ * Holds a shared lease for the whole test file (unless it is skipped): a fault test elsewhere may stop
+ * the engines, but not while this file uses them.
+ */
+export function useSharedEngines(skipReason: string | undefined): void {
+  let release: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    if (!skipReason) release = await shareEngines();
+  }, 300_000);
+  afterAll(async () => {
+    await release?.();
+  });
 }

@@ -13,10 +13,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ApiKey } from '../../src/kafka-protocol/api-versions.js';
 import { ErrorCode } from '../../src/kafka-protocol/error-codes.js';
 import { encodeRecordBatch } from '../../src/kafka-protocol/record-batch-codec.js';
-import { shareEngines } from '../helpers/engine-lease.js';
+import { useSharedEngines } from '../helpers/engine-lease.js';
 import { KCAT, kcat, kcatInstalled, runKcat, type KcatRun } from './kcat-runner.js';
 import { startTestServer, type TestServer } from './kafka-test-server.js';
-import { RawKafkaClient } from './raw-kafka-client.js';
+import { RawKafkaClient, fetchOnePartition } from './raw-kafka-client.js';
 
 const realBroker = (process.env.KAFKA_BROKERS ?? '')
   .split(',')
@@ -25,14 +25,8 @@ const realBroker = (process.env.KAFKA_BROKERS ?? '')
 const skipReason = realBroker === undefined ? 'KAFKA_BROKERS is not set' : !kcatInstalled ? `${KCAT} is missing` : undefined;
 if (skipReason) console.log(`Kafka front differential test skipped: ${skipReason}`);
 
-// A fault test elsewhere may restart the shared broker: not while this file uses it (engine-lease.ts).
-let releaseEngines: (() => Promise<void>) | undefined;
-beforeAll(async () => {
-  if (!skipReason) releaseEngines = await shareEngines();
-}, 300_000);
-afterAll(async () => {
-  await releaseEngines?.();
-});
+// A fault test elsewhere may stop the shared engines: not while this file uses them.
+useSharedEngines(skipReason);
 
 /** Record timestamps of this run: an hour ago, so a real broker's 7-day retention cannot delete them mid-test. */
 const T0 = Math.floor(Date.now() / 1000) * 1000 - 3_600_000;
@@ -331,41 +325,6 @@ async function rawProduce(raw: RawKafkaClient, topic: string, partition: number,
     })[0]!;
   });
   return answer!;
-}
-
-/** Fetch v11 of one partition, as a full fetch outside any fetch session. */
-async function rawFetch(raw: RawKafkaClient, topic: string, partition: number, offset: number) {
-  const response = await raw.request(ApiKey.Fetch, 11, (writer) =>
-    writer
-      .int32(-1)
-      .int32(100) // max_wait_ms: an empty answer need not wait long
-      .int32(1)
-      .int32(1024 * 1024)
-      .int8(0)
-      .int32(0)
-      .int32(-1)
-      .array([topic], (t, name) => t.string(name).array([partition], (p, index) => p.int32(index).int32(-1).int64(offset).int64(-1).int32(1024 * 1024)))
-      .array([], () => undefined)
-      .string(''),
-  );
-  response.int32(); // throttle
-  const topLevelError = response.int16();
-  response.int32(); // session id
-  const [answer] = response.array((t) => {
-    t.string();
-    return t.array((p) => ({
-      partition: p.int32(),
-      errorCode: p.int16(),
-      highWatermark: p.int64(),
-      lastStableOffset: p.int64(),
-      logStartOffset: p.int64(),
-      abortedTransactions: p.int32(), // -1: null
-      preferredReadReplica: p.int32(),
-      // null (-1) or the records' length: a client like librdkafka refuses a null records field.
-      recordBytes: p.int32(),
-    }))[0]!;
-  });
-  return { topLevelError, ...answer! };
 }
 
 /** ListOffsets v5 of one partition: error code, timestamp and offset (the leader epoch is a broker's own). */
@@ -881,8 +840,8 @@ describe.skipIf(Boolean(skipReason))(`our Kafka front against a real broker${ski
           await createTopic(target, topic, 1);
           await withProducer(target, {}, (producer) => producer.send({ topic, messages: Array.from({ length: 10 }, (_, i) => ({ value: `v${i}` })) }));
           const raw = await withRaw(target, async (client) => ({
-            pastEnd: await rawFetch(client, topic, 0, 15),
-            atEnd: await rawFetch(client, topic, 0, 10),
+            pastEnd: await fetchOnePartition(client, topic, 0, 15, { maxWaitMs: 100 }),
+            atEnd: await fetchOnePartition(client, topic, 0, 10, { maxWaitMs: 100 }),
           }));
           const kcatDefault = kcatOutcome(await runKcat(['-b', target.broker, '-C', '-t', topic, '-o', '15', '-e', '-f', '%o|%s\n']), target);
           const kcatNoReset = kcatOutcome(await runKcat(['-b', target.broker, '-C', '-t', topic, '-o', '15', '-e', '-X', 'auto.offset.reset=error', '-f', '%o|%s\n']), target);

@@ -4,7 +4,7 @@ import { ErrorCode } from '../../src/kafka-protocol/error-codes.js';
 import type { ProtocolReader } from '../../src/kafka-protocol/protocol-reader.js';
 import { encodeRecordBatch } from '../../src/kafka-protocol/record-batch-codec.js';
 import { crc32c } from '../../src/kafka-protocol/crc32c.js';
-import { RawKafkaClient } from './raw-kafka-client.js';
+import { RawKafkaClient, fetchOnePartition } from './raw-kafka-client.js';
 import { readEverything, startTestServer, type TestServer } from './kafka-test-server.js';
 
 let harness: TestServer;
@@ -45,27 +45,8 @@ async function produce(topic: string, partition: number, records: Buffer): Promi
 
 /** Fetch v11 of one partition; resolves with [error code, high watermark]. */
 async function fetchPartition(topic: string, partition: number, offset: number): Promise<[number, number]> {
-  const response = await client.request(ApiKey.Fetch, 11, (writer) =>
-    writer
-      .int32(-1)
-      .int32(0)
-      .int32(1)
-      .int32(1024 * 1024)
-      .int8(0)
-      .int32(0)
-      .int32(-1)
-      .array([topic], (t, name) => t.string(name).array([partition], (p, index) => p.int32(index).int32(-1).int64(offset).int64(-1).int32(1024 * 1024)))
-      .array([], () => undefined)
-      .string(''),
-  );
-  response.int32();
-  response.int16();
-  response.int32();
-  response.int32();
-  response.string();
-  response.int32();
-  response.int32();
-  return [response.int16(), response.int64()];
+  const { errorCode, highWatermark } = await fetchOnePartition(client, topic, partition, offset);
+  return [errorCode, highWatermark];
 }
 
 interface Joined {

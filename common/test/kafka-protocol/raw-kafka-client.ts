@@ -1,5 +1,6 @@
 /** Speaks the Kafka protocol by hand, for requests no client library sends on demand (bad CRCs, duplicates, old versions). */
 import { connect, type Socket } from 'node:net';
+import { ApiKey } from '../../src/kafka-protocol/api-versions.js';
 import { ProtocolReader } from '../../src/kafka-protocol/protocol-reader.js';
 import { ProtocolWriter } from '../../src/kafka-protocol/protocol-writer.js';
 
@@ -97,4 +98,39 @@ export class RawKafkaClient {
     this.waiting = [];
     for (const wake of waiting) wake();
   }
+}
+
+/** Fetch v11 of one partition, as a full fetch outside any fetch session; `maxWaitMs` bounds an empty answer's wait. */
+export async function fetchOnePartition(raw: RawKafkaClient, topic: string, partition: number, offset: number, options: { maxWaitMs?: number } = {}) {
+  const response = await raw.request(ApiKey.Fetch, 11, (writer) =>
+    writer
+      .int32(-1)
+      .int32(options.maxWaitMs ?? 0)
+      .int32(1)
+      .int32(1024 * 1024)
+      .int8(0)
+      .int32(0)
+      .int32(-1)
+      .array([topic], (t, name) => t.string(name).array([partition], (p, index) => p.int32(index).int32(-1).int64(offset).int64(-1).int32(1024 * 1024)))
+      .array([], () => undefined)
+      .string(''),
+  );
+  response.int32(); // throttle
+  const topLevelError = response.int16();
+  response.int32(); // session id
+  const [answer] = response.array((t) => {
+    t.string();
+    return t.array((p) => ({
+      partition: p.int32(),
+      errorCode: p.int16(),
+      highWatermark: p.int64(),
+      lastStableOffset: p.int64(),
+      logStartOffset: p.int64(),
+      abortedTransactions: p.int32(), // -1: null
+      preferredReadReplica: p.int32(),
+      // null (-1) or the records' length: a client like librdkafka refuses a null records field.
+      recordBytes: p.int32(),
+    }))[0]!;
+  });
+  return { topLevelError, ...answer! };
 }
