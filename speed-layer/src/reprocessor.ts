@@ -76,9 +76,14 @@ export interface ReprocessorOptions {
 
 export interface ReprocessProgress {
   phase: 'archive' | 'replay' | 'switch' | 'cleanup' | 'done';
-  /** Share of the records (offsets) up to the log's end the new generation covers, 0 to 100. */
+  /**
+   * Share of the records (offsets) up to the log's end *when the run started* that the new generation
+   * covers, 0 to 100; 100 once the replay caught up with the live log. Measured against a fixed target so
+   * that it never goes back while the log keeps growing.
+   */
   percent: number;
   recordsReplayed: number;
+  /** Records (offsets) up to the log's end now. */
   recordsTotal: number;
 }
 
@@ -133,12 +138,14 @@ export class Reprocessor {
     const started = performance.now();
     const topic = next.compiled.source.topic;
     const logStart = await log.startOffsets(topic);
+    const target = sum(await log.endOffsets(topic));
     // Reports go out one after another, in the order they were made (the seed's come from a callback).
     let reporting = Promise.resolve();
-    const report = (phase: ReprocessProgress['phase'], covered: number): Promise<void> =>
+    const report = (phase: ReprocessProgress['phase'], covered: number, caughtUp = false): Promise<void> =>
       (reporting = reporting.then(async () => {
-        const total = (await log.endOffsets(topic)).reduce((sum, end) => sum + end, 0);
-        onProgress({ phase, percent: total === 0 ? 100 : Math.min(100, Math.floor((100 * covered) / total)), recordsReplayed: covered, recordsTotal: total });
+        const total = sum(await log.endOffsets(topic));
+        const percent = caughtUp || target === 0 ? 100 : Math.min(100, Math.floor((100 * covered) / target));
+        onProgress({ phase, percent, recordsReplayed: covered, recordsTotal: total });
       }));
     this.logger.info({ view: next.view, generation: next.generation, storage: next.storage }, 'reprocessing');
 
@@ -164,7 +171,7 @@ export class Reprocessor {
       do {
         backlog = (await pipeline.runMicroBatch()).backlog;
         position = pipeline.positions(next.storage);
-        await report('replay', sum(position));
+        await report('replay', sum(position), !backlog);
       } while (backlog);
     } finally {
       await executor.close();
@@ -173,7 +180,7 @@ export class Reprocessor {
     // One write switches readers that resolve the pointer; the tombstone right after moves readers that
     // remember generation N (they notice it on their next manifest read). Its version is the highest
     // there is, so a recompute or compaction of N still in flight can never publish over it.
-    await report('switch', sum(position));
+    await report('switch', sum(position), true);
     let switchedAt = 0;
     const exclusive = <T>(work: () => Promise<T>) => (this.options.compactor ? this.options.compactor.exclusive(current.view, work) : work());
     await exclusive(async () => {
@@ -185,9 +192,9 @@ export class Reprocessor {
     // The live speed layer folds generation N until it rebuilt its pipelines: only then is N deleted.
     await this.options.speedLayer?.refreshGenerations();
 
-    await report('cleanup', sum(position));
+    await report('cleanup', sum(position), true);
     await exclusive(() => this.deleteRetired(current.storage, next.storage));
-    await report('done', sum(position));
+    await report('done', sum(position), true);
     return {
       view: next.view,
       generation: next.generation,

@@ -78,4 +78,30 @@ describe('when a view is reprocessed with new logic', () => {
     expect(restarted.positions(URL_VIEW)).toEqual(speed.positions(URL_VIEW));
     await restarted.stop();
   }, 30_000);
+
+  describe('when producers keep appending during the replay', () => {
+    it('should report a percent that never goes back and ends at 100', async () => {
+      const catalog = makeUrlOnlyCatalog();
+      await appendViews(platform.log, generateViews(1000, 21));
+      const reprocessor = new Reprocessor({ eventLog: platform.log, viewStore: platform.store, catalog, maxRecordsPerPartition: 50 });
+      const definition = { ...catalog.views.get(URL_VIEW)!.definition, filter: 'latency > 100' };
+      // A burst after the first replay step, and another after the replay caught up: each outgrows what
+      // was folded, so a percent of the log's end now would go back.
+      const appending: Promise<unknown>[] = [];
+      const progress: ReprocessProgress[] = [];
+      const onProgress = (report: ReprocessProgress) => {
+        progress.push(report);
+        if (report.phase === 'replay' && appending.length === 0) appending.push(appendViews(platform.log, generateViews(3000, 22)));
+        if (report.phase === 'switch') appending.push(appendViews(platform.log, generateViews(500, 23)));
+      };
+      await reprocessor.reprocess(URL_VIEW, { definition, onProgress });
+      await Promise.all(appending);
+
+      expect(appending.length).toBe(2);
+      expect(progress.some((report) => report.recordsTotal > report.recordsReplayed)).toBe(true);
+      const percents = progress.map((report) => report.percent);
+      expect(percents).toEqual([...percents].sort((a, b) => a - b));
+      expect(progress.at(-1)).toMatchObject({ phase: 'done', percent: 100 });
+    }, 30_000);
+  });
 });

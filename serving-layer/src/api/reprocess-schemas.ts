@@ -31,9 +31,9 @@ export const reprocessBody = z
 
 export const reprocessProgress = z.object({
   phase: z.enum(['archive', 'replay', 'switch', 'cleanup', 'done']),
-  percent: z.number().meta({ description: 'Share of the records up to the log end that the new generation covers' }),
+  percent: z.number().meta({ description: "Share of the records up to the log's end when the run started that the new generation covers; 100 once it caught up with the live log" }),
   recordsReplayed: z.number().int(),
-  recordsTotal: z.number().int(),
+  recordsTotal: z.number().int().meta({ description: "Records up to the log's end now" }),
 });
 
 export const reprocessJob = z.object({
