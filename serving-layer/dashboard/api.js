@@ -1,8 +1,5 @@
-/**
- * The serving layer's REST API, as the dashboard calls it: same origin, relative paths (so the page
- * also works behind a path prefix), JSON errors turned into ApiError with the API's code and message,
- * and the API token from sessionStorage sent as a bearer token when the user gave one.
- */
+// The API client: same-origin relative paths (so the page works behind a path prefix), errors as ApiError,
+// and the API token kept in sessionStorage and sent as a bearer token once the user gave one.
 
 const TOKEN_KEY = 'lambda-platform.api-token';
 

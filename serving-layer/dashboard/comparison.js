@@ -1,7 +1,5 @@
-/**
- * The "Lambda vs Kappa" card: the newest report of `npm run demo:compare` (GET /reports/latest), its
- * measurements side by side and its SVG charts. Hidden while there is no report.
- */
+// The "Lambda vs Kappa" card: the newest report of `npm run demo:compare` (GET /reports/latest), its
+// measurements side by side and its SVG charts. Hidden while there is no report.
 import { api } from './api.js';
 
 const MODES = ['lambda', 'kappa'];

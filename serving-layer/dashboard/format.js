@@ -1,7 +1,5 @@
-/**
- * How the dashboard writes numbers, times, durations and units. Displayed text only: the raw values
- * stay in the chart's data and in the tables' data-value attributes.
- */
+// How the dashboard writes numbers, times, durations and units. Displayed text only: the raw values
+// stay in the chart's data and in the tables' data-value attributes.
 
 const integerFormat = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', hour12: false });

@@ -1,6 +1,7 @@
 /**
  * The dashboard at `/`: static files from this package's `dashboard/` folder, and Chart.js from the
  * installed package. Every asset is served from here: the page needs no network beyond this server.
+ * The folder is served whole, so the page's ES modules (main.js and what it imports) need no list here.
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
