@@ -16,50 +16,12 @@ export default tseslint.config(
       eqeqeq: ['error', 'smart'],
     },
   },
-  // The package list is the architecture: a layer never imports another layer, and nothing reaches into a
-  // package past its barrel (its index). Source only for now: tests still share a few set-ups across layers.
-  ...['speed-layer', 'batch-layer', 'serving-layer'].map((layer) => ({
-    files: [`${layer}/src/**/*.ts`],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: ['@lambda/speed-layer', '@lambda/batch-layer', '@lambda/serving-layer'].filter((name) => name !== `@lambda/${layer}`),
-              message: 'A layer never imports another layer: share through @lambda/common (ports, the model), and let infra wire the layers.',
-            },
-            { group: ['@lambda/*/*'], message: "Import a package through its barrel ('@lambda/<name>'), not its internals." },
-            { group: ['../../*/src/**', '../../../*/src/**'], message: "Import another package through its barrel ('@lambda/<name>'), not by a relative path." },
-          ],
-        },
-      ],
-    },
-  })),
-  {
-    files: ['common/src/**/*.ts', 'infra/src/**/*.ts', 'infra/bench/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            { group: ['@lambda/*/*'], message: "Import a package through its barrel ('@lambda/<name>'), not its internals." },
-            { group: ['../../*/src/**', '../../../*/src/**'], message: "Import another package through its barrel ('@lambda/<name>'), not by a relative path." },
-          ],
-        },
-      ],
-    },
-  },
-  {
-    // common is the core: it imports no layer and no runnable process.
-    files: ['common/src/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        { patterns: [{ group: ['@lambda/*'], message: 'common is the core every package builds on: it imports none of them.' }] },
-      ],
-    },
-  },
+  // The package list is the architecture: each package may import only the packages below it, and only
+  // through their barrels. `boundaries` lists, per package, what its source and its tests may import.
+  ...Object.entries(boundaries()).flatMap(([pkg, { src, test }]) => [
+    { files: [`${pkg}/src/**/*.ts`, `${pkg}/bench/**/*.ts`], rules: { 'no-restricted-imports': ['error', { patterns: restrictTo(pkg, src) }] } },
+    { files: [`${pkg}/test/**/*.ts`], rules: { 'no-restricted-imports': ['error', { patterns: restrictTo(pkg, test) }] } },
+  ]),
   {
     // Entry points and tests talk to the terminal on purpose.
     files: ['**/bin/**', '**/test/**', '**/bench/**', '**/examples/**'],
@@ -71,3 +33,32 @@ export default tseslint.config(
     languageOptions: { globals: { ...globals.browser, Chart: 'readonly' } },
   },
 );
+
+/** What each package's source and tests may import of the other packages (their package.json agrees). */
+function boundaries() {
+  const layers = ['speed-layer', 'batch-layer', 'serving-layer'];
+  const layerRule = { src: ['core'], test: ['core', 'adapters', 'test-kit'] };
+  return {
+    'test-kit': { src: [], test: [] },
+    core: { src: [], test: ['test-kit'] },
+    'port-contracts': { src: ['core', 'test-kit'], test: ['core', 'test-kit'] },
+    adapters: { src: ['core'], test: ['core', 'port-contracts', 'test-kit'] },
+    streaming: { src: ['core'], test: ['core', 'test-kit'] },
+    'kafka-protocol': { src: ['core'], test: ['core', 'test-kit'] },
+    ...Object.fromEntries(layers.map((layer) => [layer, layerRule])),
+    infra: { src: ['core', 'adapters', 'streaming', 'kafka-protocol', ...layers], test: ['core', 'adapters', 'streaming', 'kafka-protocol', 'test-kit', ...layers] },
+  };
+}
+
+/** no-restricted-imports patterns that let `pkg` import only the packages in `allowed`, through their barrels. */
+function restrictTo(pkg, allowed) {
+  const all = Object.keys(boundaries());
+  const forbidden = all.filter((name) => name !== pkg && !allowed.includes(name)).map((name) => `@lambda/${name}`);
+  return [
+    ...(forbidden.length > 0
+      ? [{ group: forbidden, message: `${pkg} may import only ${allowed.length > 0 ? allowed.map((name) => `@lambda/${name}`).join(', ') : 'no package of ours'} (see boundaries() in eslint.config.js and docs/architecture.md).` }]
+      : []),
+    { group: ['@lambda/*/*'], message: "Import a package through its barrel ('@lambda/<name>'), not its internals." },
+    { group: ['../../*/src/**', '../../../*/src/**', '../../*/test/**', '../../../*/test/**'], message: "Import another package through its barrel ('@lambda/<name>'), not by a relative path." },
+  ];
+}

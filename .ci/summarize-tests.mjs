@@ -10,9 +10,9 @@ const root = new URL('..', import.meta.url).pathname;
 const { workspaces } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 /** Test files that must run whole in CI, and contract suites (by title) of the same adapters wherever they are. */
 const MUST_RUN_FILES = [
-  'common/test/event-log.kafka.test.ts',
-  'common/test/view-store.cassandra.test.ts',
-  'common/test/kafka-protocol/kafka-front-differential.test.ts',
+  'adapters/test/event-log.kafka.test.ts',
+  'adapters/test/view-store.cassandra.test.ts',
+  'kafka-protocol/test/kafka-front-differential.test.ts',
   // The layers as processes on the real engines, and the engines' faults under them.
   'infra/test/real-engines-processes.e2e.test.ts',
   'infra/test/real-engines-faults.e2e.test.ts',

@@ -1,10 +1,7 @@
 /** Opens the event-log adapter the config names. */
-import { InvalidArgumentError } from '../../errors/errors.js';
+import { InvalidArgumentError, type PlatformConfig, EmbeddedEventLog, type EventLog } from '@lambda/core';
 import { join, resolve } from 'node:path';
-import type { PlatformConfig } from '../../config/config-schema.js';
-import type { PortDependencies } from '../port-dependencies.js';
-import { EmbeddedEventLog } from './embedded/embedded-event-log.js';
-import type { EventLog } from './event-log.js';
+import type { PortDependencies } from './port-dependencies.js';
 import { KafkaEventLog } from './kafka/kafka-event-log.js';
 
 export async function openEventLog(config: PlatformConfig, dependencies: PortDependencies): Promise<{ eventLog: EventLog; location: string }> {

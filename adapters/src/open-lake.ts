@@ -1,10 +1,7 @@
 /** Opens the lake adapter the config names. */
 import { join, resolve } from 'node:path';
-import type { PlatformConfig } from '../../config/config-schema.js';
-import { InvalidArgumentError } from '../../errors/errors.js';
-import type { PortDependencies } from '../port-dependencies.js';
-import type { Lake } from './lake.js';
-import { LocalLake } from './local/local-lake.js';
+import { type PlatformConfig, InvalidArgumentError, type Lake, LocalLake } from '@lambda/core';
+import type { PortDependencies } from './port-dependencies.js';
 import { S3Lake } from './s3/s3-lake.js';
 
 export async function openLake(config: PlatformConfig, dependencies: PortDependencies): Promise<{ lake: Lake; location: string }> {

@@ -3,35 +3,12 @@
  * running adapters, so services never choose adapters themselves. Each port's own `open*` function
  * (next to its adapters) knows its adapters.
  */
-import type { PlatformConfig } from '../config/config-schema.js';
-import type { EventLog } from './event-log/event-log.js';
-import { openEventLog } from './event-log/open-event-log.js';
-import type { Lake } from './lake/lake.js';
-import { openLake } from './lake/open-lake.js';
+import type { PlatformConfig, PortAdapters, PortName, Ports, SomePorts } from '@lambda/core';
+import { openEventLog } from './open-event-log.js';
+import { openLake } from './open-lake.js';
 import type { PortDependencies } from './port-dependencies.js';
-import { openScheduler } from './scheduler/open-scheduler.js';
-import type { Scheduler } from './scheduler/scheduler.js';
-import { openViewStore } from './view-store/open-view-store.js';
-import type { ViewStore } from './view-store/view-store.js';
-
-interface PortAdapters {
-  eventLog: EventLog;
-  viewStore: ViewStore;
-  lake: Lake;
-  scheduler: Scheduler;
-}
-export type PortName = keyof PortAdapters;
-
-/** Some of the ports, opened: what a single layer's process needs. */
-export type SomePorts<K extends PortName> = Pick<PortAdapters, K> & {
-  /** Where each opened port lives, for people: a directory or a server address. */
-  locations: Pick<Record<PortName, string>, K>;
-  /** Closes every opened adapter, in the reverse order of opening. */
-  close(): Promise<void>;
-};
-
-/** Every port, opened. */
-export type Ports = SomePorts<PortName>;
+import { openScheduler } from './open-scheduler.js';
+import { openViewStore } from './open-view-store.js';
 
 /** In opening order: the scheduler last, so it closes first and no job runs against a closed store. */
 const ALL_PORTS: readonly PortName[] = ['eventLog', 'viewStore', 'lake', 'scheduler'];

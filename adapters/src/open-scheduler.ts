@@ -1,11 +1,8 @@
 /** Opens the scheduler adapter the config names. */
-import { InvalidArgumentError } from '../../errors/errors.js';
-import type { PlatformConfig } from '../../config/config-schema.js';
-import type { PortDependencies } from '../port-dependencies.js';
+import { InvalidArgumentError, type PlatformConfig, InProcessScheduler, type Scheduler } from '@lambda/core';
+import type { PortDependencies } from './port-dependencies.js';
 import { BullmqScheduler } from './bullmq/bullmq-scheduler.js';
 import { redactPassword } from './bullmq/redis-connection.js';
-import { InProcessScheduler } from './in-process/in-process-scheduler.js';
-import type { Scheduler } from './scheduler.js';
 
 export async function openScheduler(config: PlatformConfig, dependencies: PortDependencies): Promise<{ scheduler: Scheduler; location: string }> {
   switch (config.scheduler.adapter) {

@@ -1,11 +1,8 @@
 /** Opens the view-store adapter the config names. */
-import { InvalidArgumentError } from '../../errors/errors.js';
+import { InvalidArgumentError, type PlatformConfig, EmbeddedViewStore, type ViewStore } from '@lambda/core';
 import { join, resolve } from 'node:path';
-import type { PlatformConfig } from '../../config/config-schema.js';
-import type { PortDependencies } from '../port-dependencies.js';
+import type { PortDependencies } from './port-dependencies.js';
 import { CassandraViewStore } from './cassandra/cassandra-view-store.js';
-import { EmbeddedViewStore } from './embedded/embedded-view-store.js';
-import type { ViewStore } from './view-store.js';
 
 export async function openViewStore(config: PlatformConfig, dependencies: PortDependencies): Promise<{ viewStore: ViewStore; location: string }> {
   switch (config.viewStore.adapter) {

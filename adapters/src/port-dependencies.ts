@@ -1,5 +1,4 @@
-import type { Logger } from '../logging/logger.js';
-import type { Metrics } from '../metrics/metrics.js';
+import type { Logger, Metrics } from '@lambda/core';
 
 /** What every adapter may use: the platform's logger and, when the service has one, its metrics. */
 export interface PortDependencies {

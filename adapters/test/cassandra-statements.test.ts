@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { readFile } from 'node:fs/promises';
 import { errors, types } from 'cassandra-driver';
 import { describe, expect, it } from 'vitest';
+import { CassandraViewStore } from '../src/index.js';
 import {
-  CassandraViewStore,
   ConfigError,
   ConnectionError,
   CorruptDataError,
@@ -22,7 +22,9 @@ import {
   type RowFilter,
   type Slice,
   type ViewRow,
-} from '../src/index.js';
+  loadConfig,
+  silentLogger,
+} from '@lambda/core';
 import {
   BATCH_ROW_BUCKETS,
   bucketOfKey,
@@ -34,8 +36,8 @@ import {
   encodeState,
   lastRowPerCell,
   StateCache,
-} from '../src/ports/view-store/cassandra/cassandra-codec.js';
-import { mapCassandraError } from '../src/ports/view-store/cassandra/cassandra-errors.js';
+} from '../src/cassandra/cassandra-codec.js';
+import { mapCassandraError } from '../src/cassandra/cassandra-errors.js';
 import {
   cqlStatementTexts,
   matchesNothing,
@@ -52,12 +54,10 @@ import {
   planSliceWrite,
   planViewLists,
   type CqlStatement,
-} from '../src/ports/view-store/cassandra/cql-statements.js';
-import { findSchemaFile, loadSchemaStatements, schemaStatements, validateKeyspace } from '../src/ports/view-store/cassandra/schema.js';
-import { loadConfig } from '../src/config/load-config.js';
-import { silentLogger } from '../src/logging/logger.js';
-import { openViewStore } from '../src/ports/view-store/open-view-store.js';
-import { makeTempDir } from './helpers/temp-dir.js';
+} from '../src/cassandra/cql-statements.js';
+import { findSchemaFile, loadSchemaStatements, schemaStatements, validateKeyspace } from '../src/cassandra/schema.js';
+import { openViewStore } from '../src/open-view-store.js';
+import { makeTempDir } from '@lambda/test-kit';
 
 const testDir = dirname(fileURLToPath(import.meta.url));
 const commonDir = dirname(testDir);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import kafkajs, { type ISocketFactory } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { useSharedEngines } from './helpers/engine-lease.js';
+import { describeWhenAvailable, makeTempDir, useSharedEngines } from '@lambda/test-kit';
 import {
   ConnectionError,
   EmbeddedEventLog,
@@ -12,15 +12,11 @@ import {
   TimeoutError,
   TopicExistsError,
   UnknownTopicError,
-  KafkaEventLog,
-  kafkaErrorToPlatformError,
   loadConfig,
-  openSomePorts,
   silentLogger,
-  type KafkaEventLogOptions,
-} from '../src/index.js';
-import { describeEventLogContract, readAll } from './contracts/event-log-contract.js';
-import { makeTempDir } from './helpers/temp-dir.js';
+} from '@lambda/core';
+import { KafkaEventLog, kafkaErrorToPlatformError, openSomePorts, type KafkaEventLogOptions } from '../src/index.js';
+import { describeEventLogContract, readAll } from '@lambda/port-contracts';
 
 const brokers = (process.env.KAFKA_BROKERS ?? '')
   .split(',')
@@ -67,7 +63,7 @@ describeEventLogContract({
   },
 });
 
-describe.skipIf(Boolean(skipReason))(`the Kafka event log${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+describeWhenAvailable('the Kafka event log', skipReason, () => {
   let namespace: string;
   let log: KafkaEventLog;
 
@@ -205,7 +201,7 @@ describe.skipIf(Boolean(skipReason))(`the Kafka event log${skipReason ? ` (skipp
   });
 });
 
-describe.skipIf(Boolean(skipReason))(`when the config picks Kafka for the event log${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+describeWhenAvailable('when the config picks Kafka for the event log', skipReason, () => {
   it('should open the Kafka adapter on the configured brokers', async () => {
     const config = loadConfig({ env: { LOG: 'kafka', KAFKA_BROKERS: brokers.join(','), KAFKA_CLIENT_ID: 'event-log-kafka-config-test' } });
     const ports = await openSomePorts(config, { logger: silentLogger() }, ['eventLog']);

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Kafka, logLevel } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { createInternalCluster } from '../src/ports/event-log/kafka/kafka-internal-cluster.js';
+import { createInternalCluster } from '../src/kafka/kafka-internal-cluster.js';
 
 const require = createRequire(import.meta.url);
 

@@ -13,16 +13,14 @@ import {
   NotFoundError,
   ObjectNotFoundError,
   PlatformError,
-  S3Lake,
   TimeoutError,
   loadConfig,
   silentLogger,
-  type S3LakeOptions,
-} from '../src/index.js';
-import { openLake } from '../src/ports/lake/open-lake.js';
-import { byUtf8Bytes, describeLakeContract, getObject, listAll, md5Etag, readStream } from './contracts/lake-contract.js';
-import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
-import { startS3Server, type S3TestServer } from './helpers/s3-server.js';
+} from '@lambda/core';
+import { S3Lake, type S3LakeOptions } from '../src/index.js';
+import { openLake } from '../src/open-lake.js';
+import { byUtf8Bytes, describeLakeContract, getObject, listAll, md5Etag, readStream } from '@lambda/port-contracts';
+import { startFaultProxy, type FaultProxy, startS3Server, type S3TestServer } from '@lambda/test-kit';
 
 let s3: S3TestServer;
 

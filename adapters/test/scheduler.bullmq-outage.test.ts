@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BullmqScheduler, PlatformError, type JobRun } from '../src/index.js';
-import { WAIT_MS, waitUntil } from './contracts/scheduler-contract.js';
-import { RedisServer, redisServerSkipReason } from './helpers/redis-server.js';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { BullmqScheduler } from '../src/index.js';
+import { PlatformError, type JobRun } from '@lambda/core';
+import { WAIT_MS, waitUntil } from '@lambda/port-contracts';
+import { describeWhenAvailable, RedisServer, redisServerSkipReason } from '@lambda/test-kit';
 
 const skipReason = redisServerSkipReason();
-if (skipReason) console.warn(`[outage] BullMQ scheduler outage tests skipped: ${skipReason}`);
 
-describe.skipIf(Boolean(skipReason))('BullmqScheduler when Redis goes away and comes back', () => {
+describeWhenAvailable('BullmqScheduler when Redis goes away and comes back', skipReason, () => {
   let redis: RedisServer;
   let scheduler: BullmqScheduler;
   let job: string;

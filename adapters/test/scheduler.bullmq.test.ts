@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BullmqScheduler, ConnectionError, InvalidArgumentError, UnknownJobError } from '../src/index.js';
-import { REDIS_URL, keysUnder, redisSkipReason, removeKeysUnder } from './helpers/shared-redis.js';
-import { Gates, WAIT_MS, describeSchedulerContract, waitUntil } from './contracts/scheduler-contract.js';
+import { BullmqScheduler } from '../src/index.js';
+import { ConnectionError, InvalidArgumentError, UnknownJobError } from '@lambda/core';
+import { describeWhenAvailable, keysUnder, REDIS_URL, redisSkipReason, removeKeysUnder } from '@lambda/test-kit';
+import { Gates, WAIT_MS, describeSchedulerContract, waitUntil } from '@lambda/port-contracts';
 
 
 const skipReason = await redisSkipReason(REDIS_URL);
@@ -21,7 +22,7 @@ describeSchedulerContract({
   },
 });
 
-describe.skipIf(Boolean(skipReason))('BullmqScheduler', () => {
+describeWhenAvailable('BullmqScheduler', skipReason, () => {
   let prefix: string;
   let job: string;
   const opened: BullmqScheduler[] = [];

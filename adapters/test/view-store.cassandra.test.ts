@@ -6,10 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'cassandra-driver';
 import { afterAll } from 'vitest';
-import { useSharedEngines } from './helpers/engine-lease.js';
+import { useSharedEngines } from '@lambda/test-kit';
 import { CassandraViewStore } from '../src/index.js';
-import { validateKeyspace } from '../src/ports/view-store/cassandra/schema.js';
-import { describeViewStoreContract } from './contracts/view-store-contract.js';
+import { validateKeyspace } from '../src/cassandra/schema.js';
+import { describeViewStoreContract } from '@lambda/port-contracts';
 
 const contactPoints = (process.env['CASSANDRA_CONTACT_POINTS'] ?? '')
   .split(',')

@@ -4,7 +4,7 @@
  * each aggregate's state as JSON, so the states of several partitions merge with the view's monoids.
  */
 import { BIGINT, LIST, VARCHAR, listValue, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
-import { ArchiveFiles, SqlParameters, type ArchiveFile, type CompiledView, type Lake, type Logger, type ViewRow } from '@lambda/common';
+import { ArchiveFiles, SqlParameters, type ArchiveFile, type CompiledView, type Lake, type Logger, type ViewRow } from '@lambda/core';
 import { queryRows, type DuckDbEngine } from './duckdb-engine.js';
 
 /** What a query needs to know of an archive file: which object, which version of it, which offsets. */

@@ -11,7 +11,16 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Quarantine, archiveKey, listArchiveFiles, type ArchiveFile, type CompiledSource, type EventLog, type Lake, type Logger } from '@lambda/common';
+import {
+  Quarantine,
+  archiveKey,
+  listArchiveFiles,
+  type ArchiveFile,
+  type CompiledSource,
+  type EventLog,
+  type Lake,
+  type Logger,
+} from '@lambda/core';
 import type { DuckDbEngine } from './duckdb-engine.js';
 import { writeParquet, type ArchiveRow } from './parquet-writer.js';
 

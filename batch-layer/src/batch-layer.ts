@@ -30,12 +30,11 @@ import {
   type ViewDefinition,
   type ViewGeneration,
   type ViewStore,
-} from '@lambda/common';
+} from '@lambda/core';
 import { ArchiveQuery } from './archive-query.js';
 import { Archiver, type ArchiveProgress, type ArchiveResult } from './archiver.js';
-import { BullmqPartitionFanOut } from './bullmq-partition-fan-out.js';
-import type { BullmqPartitionConnection } from './bullmq-partition-queue.js';
-import { BullmqPartitionWorker } from './bullmq-partition-worker.js';
+import type { PartitionFanOut, PartitionWorkerFactory } from './partition-fan-out.js';
+import { PartitionQuery } from './partition-query.js';
 import { DuckDbEngine, type DuckDbOptions } from './duckdb-engine.js';
 import { Recomputer, type RecomputeProgress } from './recompute.js';
 
@@ -65,10 +64,11 @@ export interface BatchLayerOptions {
    */
   kappaViews?: readonly string[];
   /**
-   * Fan the recompute out over lake partitions as BullMQ jobs instead of one query here. This process
-   * then also runs `concurrency` partition tasks at once (0: none, batch workers elsewhere run them all).
+   * Fan the recompute out over lake partitions (infra passes a BullMQ task queue) instead of one query
+   * here. With `openWorker`, this process also takes partition tasks, on its own DuckDB; without it,
+   * batch workers elsewhere run them all.
    */
-  fanOut?: BullmqPartitionConnection & { concurrency?: number; attempts?: number; backoffMs?: number; timeoutMs?: number };
+  fanOut?: { tasks: PartitionFanOut; openWorker?: PartitionWorkerFactory };
 }
 
 
@@ -83,7 +83,7 @@ export class BatchLayer {
     private readonly options: BatchLayerOptions,
     private readonly logger: Logger,
     /** The fan-out and this process's partition worker, when the recompute fans out. */
-    private readonly partitions: { fanOut: BullmqPartitionFanOut; worker?: BullmqPartitionWorker } | undefined,
+    private readonly partitions: { fanOut: PartitionFanOut; worker?: { close(): Promise<void> } } | undefined,
   ) {
     this.metrics = options.metrics && {
       duration: options.metrics.histogram({
@@ -269,26 +269,17 @@ export class BatchLayer {
   }
 }
 
-/** The fan-out, and a partition worker on this process's DuckDB unless its concurrency is 0. */
+/** The fan-out, and a partition worker on this process's DuckDB when the options open one. */
 async function openPartitions(
   options: BatchLayerOptions,
   engine: DuckDbEngine,
   logger: Logger,
-): Promise<{ fanOut: BullmqPartitionFanOut; worker?: BullmqPartitionWorker }> {
-  const { concurrency = 1, ...fanOutOptions } = options.fanOut!;
-  const fanOut = await BullmqPartitionFanOut.open({ ...fanOutOptions, logger });
-  if (concurrency === 0) return { fanOut };
+): Promise<{ fanOut: PartitionFanOut; worker?: { close(): Promise<void> } }> {
+  const { tasks: fanOut, openWorker } = options.fanOut!;
+  if (!openWorker) return { fanOut };
   try {
-    const worker = await BullmqPartitionWorker.open({
-      ...fanOutOptions,
-      concurrency,
-      engine,
-      lake: options.lake,
-      catalog: options.catalog,
-      lakeCacheDir: options.lakeCacheDir,
-      logger,
-    });
-    return { fanOut, worker };
+    const query = new PartitionQuery({ engine, lake: options.lake, catalog: options.catalog, lakeCacheDir: options.lakeCacheDir, logger });
+    return { fanOut, worker: await openWorker((task) => query.run(task), query.worker) };
   } catch (error) {
     await fanOut.close();
     throw error;

@@ -4,7 +4,7 @@
  * wholly below it (covered by the batch version) or wholly at or above it (merged on top) and nothing is
  * split or counted twice; and the archive must have reached it, so the batch version can count it all.
  */
-import type { Slice } from '@lambda/common';
+import type { Slice } from '@lambda/core';
 
 /**
  * The furthest slice edge per partition that the archive has reached, never behind the current horizon

@@ -4,7 +4,7 @@
  * Typed columns are what the views' SQL reads, so DuckDB never re-parses JSON or coerces types.
  */
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
-import type { CompiledSource, FieldType, SourceRow } from '@lambda/common';
+import type { CompiledSource, FieldType, SourceRow } from '@lambda/core';
 
 export interface ArchiveRow extends SourceRow {
   key: string | null;

@@ -9,7 +9,7 @@
  */
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
-import { CorruptDataError, type CompiledView, type JsonObject, type Lake, type RowState, type ViewRow } from '@lambda/common';
+import { CorruptDataError, type CompiledView, type JsonObject, type Lake, type RowState, type ViewRow } from '@lambda/core';
 
 export const PARTIALS_PREFIX = 'partials';
 

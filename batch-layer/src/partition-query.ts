@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { InvalidArgumentError, UnknownViewError, type Catalog, type CompiledView, type Lake, type Logger } from '@lambda/common';
+import { InvalidArgumentError, UnknownViewError, type Catalog, type CompiledView, type Lake, type Logger } from '@lambda/core';
 import { ArchiveQuery, type ArchiveFileRef, type ArchiveQueryResult } from './archive-query.js';
 import type { DuckDbEngine } from './duckdb-engine.js';
 import { writePartial } from './partials.js';

@@ -22,7 +22,7 @@ import {
   isRetired,
   nextBatchVersion,
   publishBuiltVersion,
-} from '@lambda/common';
+} from '@lambda/core';
 
 import { ArchiveQuery, type ArchiveQueryResult } from './archive-query.js';
 import type { Archiver } from './archiver.js';

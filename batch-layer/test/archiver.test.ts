@@ -13,7 +13,7 @@ import {
   type LogMessage,
   archiveKey,
   listArchiveFiles,
-} from '@lambda/common';
+} from '@lambda/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Archiver, queryRows, type ArchiveProgress } from '../src/index.js';
 import { BASE_TIME, PAGEVIEWS, TOPIC, message, openPlatform, type Platform } from './helpers.js';

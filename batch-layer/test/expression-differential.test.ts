@@ -5,7 +5,7 @@
  * give the very same value on every generated row.
  */
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { SqlParameters, compileExpression, type CompiledExpression, type Scope, type Value, type ValueType } from '@lambda/common';
+import { SqlParameters, compileExpression, type CompiledExpression, type Scope, type Value, type ValueType } from '@lambda/core';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

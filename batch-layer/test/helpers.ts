@@ -2,8 +2,6 @@
  * Shared fixtures of the batch-layer tests: a temporary directory per test, the page-view source, and the
  * real embedded adapters (log, view store, local lake) with a DuckDB engine, opened under that directory.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   EmbeddedEventLog,
@@ -14,14 +12,9 @@ import {
   type LogMessage,
   type Logger,
   type SourceDefinition,
-} from '@lambda/common';
+} from '@lambda/core';
+import { makeTempDir } from '@lambda/test-kit';
 import { DuckDbEngine } from '../src/index.js';
-
-/** A fresh directory under the OS temp dir, and a function that removes it. */
-export async function makeTempDir(label: string): Promise<{ path: string; remove: () => Promise<void> }> {
-  const path = await mkdtemp(join(tmpdir(), `lambda-${label}-`));
-  return { path, remove: () => rm(path, { recursive: true, force: true }) };
-}
 
 export const TOPIC = 'pageviews';
 
@@ -31,8 +24,6 @@ export const PAGEVIEWS: SourceDefinition = {
   eventTimeField: 'ts',
   fields: { url: 'string', user: 'string', referrer: 'string', latency: 'number', bot: 'boolean' },
 };
-
-export const FIELD_NAMES = ['url', 'user', 'referrer', 'latency', 'bot'] as const;
 
 /** 2024-06-11 12:00:00 UTC: a minute boundary. */
 export const BASE_TIME = Date.UTC(2024, 5, 11, 12, 0, 0);

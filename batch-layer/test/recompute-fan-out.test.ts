@@ -7,8 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { BullmqScheduler, BullmqTaskFanOut, BullmqTaskWorker } from '@lambda/adapters';
 import {
-  BullmqScheduler,
   Catalog,
   ConnectionError,
   EmbeddedViewStore,
@@ -18,20 +18,24 @@ import {
   type ViewDefinition,
   type ViewRow,
   type ViewStore,
-} from '@lambda/common';
+} from '@lambda/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   Archiver,
   BatchLayer,
-  BullmqPartitionFanOut,
-  BullmqPartitionWorker,
   DuckDbEngine,
   PARTIALS_PREFIX,
+  PARTITION_QUEUE,
+  PartitionQuery,
   Recomputer,
+  describePartitionTask,
+  type PartitionFanOut,
+  type PartitionResult,
+  type PartitionTask,
   type RecomputeProgress,
 } from '../src/index.js';
 import { BASE_TIME, PAGEVIEWS, TOPIC, message, openPlatform, type Platform } from './helpers.js';
-import { REDIS_URL, keysUnder, redisSkipReason, removeKeysUnder } from '../../common/test/helpers/shared-redis.js';
+import { describeWhenAvailable, keysUnder, REDIS_URL, redisSkipReason, removeKeysUnder } from '@lambda/test-kit';
 
 const PARTITIONS = 4;
 
@@ -80,7 +84,6 @@ const VIEWS: ViewDefinition[] = [
 ];
 
 const skipReason = await redisSkipReason(REDIS_URL);
-if (skipReason) console.warn(`skipping the fan-out tests: ${skipReason}`);
 
 /**
  * The platform's lake as one worker sees it: partial writes are recorded (which worker wrote which
@@ -118,7 +121,7 @@ const partitionOf = (key: string) => Number(/\/p(\d+)\.ndjson$/.exec(key)![1]);
 const sortRows = (rows: readonly ViewRow[]): ViewRow[] =>
   [...rows].sort((a, b) => a.windowStart - b.windowStart || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 
-describe.skipIf(Boolean(skipReason))('a recompute fanned out over lake partitions', () => {
+describeWhenAvailable('a recompute fanned out over lake partitions', skipReason, () => {
   let platform: Platform;
   let catalog: Catalog;
   let prefix: string;
@@ -182,23 +185,27 @@ describe.skipIf(Boolean(skipReason))('a recompute fanned out over lake partition
     }
   }
 
-  function recomputer(viewStore: ViewStore, work: string, fanOut?: BullmqPartitionFanOut): Recomputer {
+  function recomputer(viewStore: ViewStore, work: string, fanOut?: PartitionFanOut): Recomputer {
     const archiver = new Archiver({ eventLog: platform.eventLog, lake: platform.lake, engine: platform.engine, workDirectory: join(platform.directory, work), logger: platform.logger });
     return new Recomputer({ viewStore, lake: platform.lake, engine: platform.engine, archiver, catalog, logger: platform.logger, fanOut });
   }
 
-  async function openFanOut(): Promise<BullmqPartitionFanOut> {
-    const fanOut = await BullmqPartitionFanOut.open({ redisUrl: REDIS_URL, prefix, attempts: 2, backoffMs: 20, timeoutMs: 20_000 });
+  /** The partition queue under this test's prefix, as infra wires it. */
+  const queue = () => ({ redisUrl: REDIS_URL, prefix, queue: PARTITION_QUEUE, describe: describePartitionTask });
+
+  async function openFanOut(): Promise<PartitionFanOut> {
+    const fanOut = await BullmqTaskFanOut.open<PartitionTask, PartitionResult>({ ...queue(), attempts: 2, backoffMs: 20, timeoutMs: 20_000 });
     closers.push(() => fanOut.close());
     return fanOut;
   }
 
   /** A partition worker with a DuckDB of its own, over its own view of the lake. */
-  async function openWorker(name: string): Promise<{ worker: BullmqPartitionWorker; lake: WorkerLake }> {
+  async function openWorker(name: string): Promise<{ worker: BullmqTaskWorker<PartitionTask, PartitionResult>; lake: WorkerLake }> {
     const engine = await DuckDbEngine.create({ threads: 1 });
     closers.push(() => engine.close());
     const lake = new WorkerLake(platform.lake);
-    const worker = await BullmqPartitionWorker.open({ redisUrl: REDIS_URL, prefix, engine, lake, catalog, worker: name });
+    const query = new PartitionQuery({ engine, lake, catalog, worker: name, logger: platform.logger });
+    const worker = await BullmqTaskWorker.open<PartitionTask, PartitionResult>({ ...queue(), name }, (task) => query.run(task));
     closers.push(() => worker.close());
     return { worker, lake };
   }
@@ -331,7 +338,10 @@ describe.skipIf(Boolean(skipReason))('a recompute fanned out over lake partition
         repeat: null,
         duckdb: { threads: 1 },
         // This process's own partition worker runs every job.
-        fanOut: { redisUrl: REDIS_URL, prefix, concurrency: 2 },
+        fanOut: {
+          tasks: await openFanOut(),
+          openWorker: (run, name) => BullmqTaskWorker.open<PartitionTask, PartitionResult>({ ...queue(), name, concurrency: 2 }, run),
+        },
       });
       closers.push(() => layer.close());
 

@@ -6,18 +6,10 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  Catalog,
-  EmbeddedViewStore,
-  S3Lake,
-  type Lake,
-  type ViewDefinition,
-  type ViewRow,
-  type ViewStore,
-  MASTER_PREFIX,
-} from '@lambda/common';
+import { Catalog, EmbeddedViewStore, type Lake, type ViewDefinition, type ViewRow, type ViewStore, MASTER_PREFIX } from '@lambda/core';
+import { S3Lake } from '@lambda/adapters';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startS3Server, type S3TestServer } from '../../common/test/helpers/s3-server.js';
+import { startS3Server, type S3TestServer } from '@lambda/test-kit';
 import { Archiver, Recomputer } from '../src/index.js';
 import { BASE_TIME, PAGEVIEWS, TOPIC, message, openPlatform, type Platform } from './helpers.js';
 

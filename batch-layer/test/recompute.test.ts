@@ -16,7 +16,7 @@ import {
   type ViewRow,
   archiveKey,
   listArchiveFiles,
-} from '@lambda/common';
+} from '@lambda/core';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Archiver, BatchLayer, Recomputer, chooseHorizon, type RecomputeProgress } from '../src/index.js';
 import { BASE_TIME, PAGEVIEWS, TOPIC, message, openPlatform, type Platform } from './helpers.js';

@@ -32,7 +32,7 @@ import {
   type RowState,
   type SourceRow,
   type ViewDefinition,
-} from '@lambda/common';
+} from '@lambda/core';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BASE_TIME, PAGEVIEWS, TOPIC } from './helpers.js';

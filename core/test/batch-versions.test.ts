@@ -4,7 +4,7 @@ import { ConflictError, TimeoutError } from '../src/errors/errors.js';
 import { nextBatchVersion, publishBuiltVersion } from '../src/ports/view-store/batch-versions.js';
 import { EmbeddedViewStore } from '../src/ports/view-store/embedded/embedded-view-store.js';
 import type { BatchManifest, ViewStore } from '../src/ports/view-store/view-store.js';
-import { makeTempDir } from './helpers/temp-dir.js';
+import { makeTempDir } from '@lambda/test-kit';
 
 const VIEW = 'versions_view';
 const ROWS = [{ key: 'a', windowStart: 0, state: { n: 1 } }];

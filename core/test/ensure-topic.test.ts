@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EmbeddedEventLog, TopicExistsError, ensureTopic } from '../src/index.js';
-import { makeTempDir } from './helpers/temp-dir.js';
+import { makeTempDir } from '@lambda/test-kit';
 
 describe('ensureTopic', () => {
   let dir: Awaited<ReturnType<typeof makeTempDir>>;

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EmbeddedEventLog, openLogFollower, type LogFollower, type LogRecord } from '../src/index.js';
-import { makeTempDir } from './helpers/temp-dir.js';
+import { makeTempDir } from '@lambda/test-kit';
 
 describe('a follower of the embedded log', () => {
   let dir: Awaited<ReturnType<typeof makeTempDir>>;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ConnectionError, CorruptDataError, LakeFileCache, LocalLake, ObjectNotFoundError, type Lake } from '../src/index.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeTempDir } from './helpers/temp-dir.js';
+import { makeTempDir } from '@lambda/test-kit';
 
 /** A lake without local files, counting gets, and able to break the next gets' bodies midway or lie about a size. */
 class CountingLake implements Lake {

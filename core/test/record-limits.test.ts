@@ -5,7 +5,15 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Catalog, CatalogError, DEFAULT_RECORD_LIMITS, MAX_VIEW_KEY_LENGTH, type CatalogDefinition, type LogRecord, type ViewDefinition } from '../src/index.js';
+import {
+  Catalog,
+  CatalogError,
+  DEFAULT_RECORD_LIMITS,
+  MAX_VIEW_KEY_LENGTH,
+  type CatalogDefinition,
+  type LogRecord,
+  type ViewDefinition,
+} from '../src/index.js';
 import { validateRows } from '../src/ports/view-store/validation.js';
 
 const TS = Date.UTC(2026, 0, 1);

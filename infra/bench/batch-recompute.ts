@@ -7,7 +7,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LIST, VARCHAR, listValue } from '@duckdb/node-api';
 import { Archiver, DuckDbEngine, Recomputer, queryRows } from '@lambda/batch-layer';
-import { EmbeddedEventLog, EmbeddedViewStore, LocalLake, listArchiveFiles, silentLogger } from '@lambda/common';
+import { EmbeddedEventLog, EmbeddedViewStore, LocalLake, listArchiveFiles, silentLogger } from '@lambda/core';
 import { PAGEVIEWS } from '../src/index.js';
 import { PARTITIONS, countCatalog, type Dataset } from './dataset.js';
 import { median, progress } from './progress.js';

@@ -2,7 +2,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Catalog, EmbeddedEventLog, type CatalogDefinition } from '@lambda/common';
+import { Catalog, EmbeddedEventLog, type CatalogDefinition } from '@lambda/core';
 import { PAGEVIEWS, PageViewGenerator, webAnalyticsCatalog } from '../src/index.js';
 import { progress } from './progress.js';
 

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EmbeddedEventLog, EmbeddedViewStore } from '@lambda/common';
+import { EmbeddedEventLog, EmbeddedViewStore } from '@lambda/core';
 import { MergedViewReader } from '@lambda/serving-layer';
 import { SpeedLayer } from '@lambda/speed-layer';
 import { PAGEVIEWS } from '../src/index.js';

@@ -11,7 +11,18 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
-import { Catalog, Metrics, loadConfig, openPorts, partitionForKey, silentLogger, type CompiledView, type RowState, type SourceRow, type ViewRow } from '@lambda/common';
+import {
+  Catalog,
+  Metrics,
+  loadConfig,
+  partitionForKey,
+  silentLogger,
+  type CompiledView,
+  type RowState,
+  type SourceRow,
+  type ViewRow,
+} from '@lambda/core';
+import { openPorts } from '@lambda/adapters';
 import { createServer, listen, type MergedAnswer, type RunningServer } from '@lambda/serving-layer';
 import { PAGEVIEWS, webAnalyticsCatalog } from '../src/index.js';
 import { PARTITIONS, generateEvents } from './dataset.js';

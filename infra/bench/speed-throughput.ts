@@ -4,7 +4,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EmbeddedEventLog, EmbeddedViewStore, type Catalog } from '@lambda/common';
+import { EmbeddedEventLog, EmbeddedViewStore, type Catalog } from '@lambda/core';
 import { SpeedLayer } from '@lambda/speed-layer';
 import { countCatalog, demoCatalog, type Dataset } from './dataset.js';
 import { median, progress } from './progress.js';

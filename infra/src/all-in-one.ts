@@ -3,13 +3,22 @@
  * (the embedded ones by default), with the web-analytics demo stream flowing. Production runs each layer
  * as its own process instead.
  */
-import { KafkaProtocolServer, openPorts, type Catalog, type ViewDefinition, type Logger, type Metrics, type PlatformConfig, type Ports } from '@lambda/common';
+import { KafkaProtocolServer } from '@lambda/kafka-protocol';
+import { openPorts } from '@lambda/adapters';
+import type { Catalog, ViewDefinition, Logger, Metrics, PlatformConfig, Ports } from '@lambda/core';
 import type { BatchLayer } from '@lambda/batch-layer';
 import type { RunningServer } from '@lambda/serving-layer';
 import { ReprocessJobs, type KappaCompactor, type ReprocessProgress, type ReprocessResult, type SpeedLayer } from '@lambda/speed-layer';
 import { loadCatalog } from './catalog-file.js';
 import { PAGEVIEWS, startDemoStream } from './demo/web-analytics.js';
-import { createBatchLayer, createKappaCompactor, createReprocessor, createSpeedLayer, kappaViewsOf, startServingLayer } from './services/layer-factories.js';
+import {
+  createBatchLayer,
+  createKappaCompactor,
+  createReprocessor,
+  createSpeedLayer,
+  kappaViewsOf,
+  startServingLayer,
+} from './services/layer-factories.js';
 
 export interface AllInOne {
   ports: Ports;

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Catalog, CatalogError, type CatalogDefinition, type RecordLimits } from '@lambda/common';
+import { Catalog, CatalogError, type CatalogDefinition, type RecordLimits } from '@lambda/core';
 import { webAnalyticsCatalog } from './demo/web-analytics.js';
 
 /**

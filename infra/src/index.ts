@@ -4,4 +4,3 @@ export type { AllInOne } from './all-in-one.js';
 export { loadCatalog } from './catalog-file.js';
 export { PAGEVIEWS, PageViewGenerator, startDemoStream, webAnalyticsCatalog } from './demo/web-analytics.js';
 export type { GeneratorOptions } from './demo/web-analytics.js';
-export { SeededRandom } from './demo/random.js';

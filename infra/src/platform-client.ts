@@ -2,6 +2,8 @@
  * The command-line tools' way to a running platform's API: JSON in and out, the bearer token when one
  * is given, and errors an operator can act on (the API's own message, or that nothing answers).
  */
+import { ConnectionError, PlatformError } from '@lambda/core';
+
 export interface PlatformClientOptions {
   /** The platform's base URL. */
   url: string;
@@ -19,10 +21,10 @@ export function platformClient({ url, token }: PlatformClientOptions): PlatformC
     try {
       response = await fetch(new URL(path, url), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     } catch (error) {
-      throw new Error(`cannot reach the platform at ${url}: ${(error as Error).message}. Is it running (npm start)?`, { cause: error });
+      throw new ConnectionError(`cannot reach the platform at ${url}: ${(error as Error).message}. Is it running (npm start)?`, { cause: error, context: { url } });
     }
     const payload = (await response.json()) as T & { error?: { message: string } };
-    if (!response.ok) throw new Error(payload.error?.message ?? `${method} ${path} answered ${response.status}`);
+    if (!response.ok) throw new PlatformError(payload.error?.message ?? `${method} ${path} answered ${response.status}`, { context: { method, path, status: response.status } });
     return payload;
   };
 }

@@ -6,7 +6,17 @@
 import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Archiver, BullmqPartitionFanOut, DuckDbEngine, Recomputer, type PreparedVersion } from '@lambda/batch-layer';
+import { BullmqTaskFanOut } from '@lambda/adapters';
+import {
+  Archiver,
+  DuckDbEngine,
+  PARTITION_QUEUE,
+  Recomputer,
+  describePartitionTask,
+  type PartitionResult,
+  type PartitionTask,
+  type PreparedVersion,
+} from '@lambda/batch-layer';
 import {
   Catalog,
   EmbeddedEventLog,
@@ -16,11 +26,10 @@ import {
   loadConfig,
   type CatalogDefinition,
   type ViewRow,
-} from '@lambda/common';
+} from '@lambda/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeTempDir } from '../../common/test/helpers/temp-dir.js';
+import { describeWhenAvailable, keysUnder, makeTempDir, REDIS_URL, redisSkipReason, removeKeysUnder } from '@lambda/test-kit';
 import { logMessages, runEntrypoint, type EntrypointRun } from './helpers/run-entrypoint.js';
-import { REDIS_URL, keysUnder, redisSkipReason, removeKeysUnder } from '../../common/test/helpers/shared-redis.js';
 
 const TOPIC = 'clicks';
 const VIEW = 'clicks_by_page';
@@ -32,9 +41,8 @@ const CATALOG: CatalogDefinition = {
 const BASE_TIME = Date.UTC(2024, 5, 11, 12, 0, 0);
 
 const skipReason = await redisSkipReason(REDIS_URL);
-if (skipReason) console.warn(`skipping the batch worker process test: ${skipReason}`);
 
-describe.skipIf(Boolean(skipReason))('the batch worker process', () => {
+describeWhenAvailable('the batch worker process', skipReason, () => {
   let dir: { path: string; remove: () => Promise<void> };
   let prefix: string;
 
@@ -59,7 +67,7 @@ describe.skipIf(Boolean(skipReason))('the batch worker process', () => {
       const viewStore = await EmbeddedViewStore.open({ directory: join(dir.path, 'views'), fsync: 'never' });
       const lake = await LocalLake.open({ directory: lakeDir, fsync: false });
       const engine = await DuckDbEngine.create({ threads: 1 });
-      const fanOut = await BullmqPartitionFanOut.open({ redisUrl: REDIS_URL, prefix, attempts: 1, timeoutMs: 15_000 });
+      const fanOut = await BullmqTaskFanOut.open<PartitionTask, PartitionResult>({ redisUrl: REDIS_URL, prefix, queue: PARTITION_QUEUE, describe: describePartitionTask, attempts: 1, timeoutMs: 15_000 });
 
       try {
         // Per partition: 10 clicks, pages and times counted here as they are appended.
@@ -122,7 +130,7 @@ describe.skipIf(Boolean(skipReason))('the batch worker process', () => {
 
         expect(run.code).toBe(0);
         const messages = logMessages(run.stdout);
-        expect(messages).toEqual(expect.arrayContaining(['taking partition tasks', 'batch worker ready; press Ctrl-C to stop', 'stopped cleanly']));
+        expect(messages).toEqual(expect.arrayContaining(['taking tasks', 'batch worker ready; press Ctrl-C to stop', 'stopped cleanly']));
       } finally {
         await fanOut.close();
         engine.close();

@@ -7,10 +7,10 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DuckDbEngine } from '@lambda/batch-layer';
-import { Catalog, EmbeddedEventLog, EmbeddedViewStore, type LogRecord } from '@lambda/common';
+import { Catalog, EmbeddedEventLog, EmbeddedViewStore, type LogRecord } from '@lambda/core';
 import { MergedViewReader } from '@lambda/serving-layer';
 import { PAGEVIEWS, webAnalyticsCatalog } from '../src/index.js';
-import { makeTempDir } from '../../common/test/helpers/temp-dir.js';
+import { makeTempDir } from '@lambda/test-kit';
 import { TruthTable, differences } from './helpers/truth.js';
 
 const ENTRYPOINT = fileURLToPath(new URL('../src/bin/start.ts', import.meta.url));

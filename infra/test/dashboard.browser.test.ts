@@ -14,9 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Metrics, loadConfig, silentLogger, type PlatformConfigInput } from '@lambda/common';
+import { Metrics, loadConfig, silentLogger, type PlatformConfigInput } from '@lambda/core';
 import { createAllInOne, type AllInOne } from '../src/all-in-one.js';
-import { makeTempDir } from '../../common/test/helpers/temp-dir.js';
+import { describeWhenAvailable, makeTempDir } from '@lambda/test-kit';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -37,7 +37,6 @@ const API_TOKEN = 'dashboard-test-token-0123456789';
 
 // CI installs Chromium (.ci/run); elsewhere a machine without it skips this file, saying so.
 const skipReason = existsSync(CHROMIUM) || process.env.CI ? undefined : `${CHROMIUM} is missing (apt-get install chromium)`;
-if (skipReason) console.warn(`[dashboard] browser test skipped: ${skipReason}`);
 
 // What the tests read in the page. The callbacks given to page.evaluate run in the browser: they reach
 // its globals through `globalThis`, typed here (this package compiles without the DOM library).
@@ -149,7 +148,7 @@ async function openPage(context: BrowserContext, origin: string) {
   return { page, problems };
 }
 
-describe.skipIf(Boolean(skipReason))(`the dashboard at / in Chromium${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+describeWhenAvailable('the dashboard at / in Chromium', skipReason, () => {
   let browser: Browser;
 
   beforeAll(async () => {

@@ -1,9 +1,10 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Metrics, loadConfig, openPorts, silentLogger, Catalog } from '@lambda/common';
+import { Metrics, loadConfig, silentLogger, Catalog } from '@lambda/core';
+import { openPorts } from '@lambda/adapters';
 import { createServer, listen } from '@lambda/serving-layer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTempDir } from '../../common/test/helpers/temp-dir.js';
+import { makeTempDir } from '@lambda/test-kit';
 import { MODES, runComparison, type ComparisonResult } from '../src/demo/compare/comparison-run.js';
 import { REPORT_FILES, writeReport } from '../src/demo/compare/report.js';
 import { SCENARIOS } from '../src/demo/scenarios/scenarios.js';

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ENVIRONMENT_VARIABLES, loadConfig } from '@lambda/common';
+import { ENVIRONMENT_VARIABLES, loadConfig } from '@lambda/core';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
@@ -71,6 +71,15 @@ describe('infra/docker-compose.yml', () => {
     it('should refuse to start without a MinIO password rather than use a default one', () => {
       const secret = compose.services['serving-layer']!.environment!.S3_SECRET_ACCESS_KEY!;
       expect(() => interpolate(secret, {})).toThrow(/MINIO_ROOT_PASSWORD must be set/);
+    });
+  });
+
+  describe('when the image is built', () => {
+    it("should copy every workspace's package.json before npm ci, so that npm can link them all", () => {
+      const dockerfile = readFileSync(fileURLToPath(new URL('../Dockerfile', import.meta.url)), 'utf8');
+      const { workspaces } = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { workspaces: string[] };
+      const beforeInstall = dockerfile.slice(0, dockerfile.indexOf('RUN npm ci'));
+      for (const workspace of workspaces) expect(beforeInstall, workspace).toContain(`COPY ${workspace}/package.json ${workspace}/`);
     });
   });
 });

@@ -17,10 +17,10 @@ import {
   type SourceDefinition,
   type ViewDefinition,
   listArchiveFiles,
-} from '@lambda/common';
-import { createServer, listen } from '../../serving-layer/src/index.js';
-import { BatchLayer, queryRows } from '../src/index.js';
-import { BASE_TIME, PAGEVIEWS, TOPIC, message, openPlatform, type Platform } from './helpers.js';
+} from '@lambda/core';
+import { createServer, listen } from '@lambda/serving-layer';
+import { BatchLayer, queryRows } from '@lambda/batch-layer';
+import { BASE_TIME, PAGEVIEWS, TOPIC, message, openPlatform, type Platform } from './helpers/batch-fixtures.js';
 
 const ORDERS = 'orders';
 const ORDER_SOURCE: SourceDefinition = { topic: ORDERS, eventTimeField: 'ts', fields: { amount: 'number' } };

@@ -7,10 +7,10 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDbEngine } from '@lambda/batch-layer';
-import { Catalog, EmbeddedEventLog, EmbeddedViewStore, isKappaView } from '@lambda/common';
+import { Catalog, EmbeddedEventLog, EmbeddedViewStore, isKappaView } from '@lambda/core';
 import { MergedViewReader } from '@lambda/serving-layer';
 import { KappaCompactor, SpeedLayer } from '@lambda/speed-layer';
-import { makeTempDir } from '../../common/test/helpers/temp-dir.js';
+import { makeTempDir } from '@lambda/test-kit';
 import { TruthTable, differences, readAllRecords } from './helpers/truth.js';
 
 const TOPIC = 'kappa_clicks';

@@ -24,10 +24,10 @@ import {
   type ReadOptions,
   type ReadResult,
   type ViewDefinition,
-} from '@lambda/common';
+} from '@lambda/core';
 import { MergedViewReader } from '@lambda/serving-layer';
 import { Reprocessor, SpeedLayer } from '@lambda/speed-layer';
-import { makeTempDir } from '../../common/test/helpers/temp-dir.js';
+import { makeTempDir } from '@lambda/test-kit';
 import { TruthTable, differences, readAllRecords } from './helpers/truth.js';
 
 const TOPIC = 'archived_clicks';

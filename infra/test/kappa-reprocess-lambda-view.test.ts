@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BatchLayer } from '@lambda/batch-layer';
+import { BatchLayer, DuckDbEngine } from '@lambda/batch-layer';
 import {
   Catalog,
   EmbeddedEventLog,
@@ -22,11 +22,10 @@ import {
   type ReadResult,
   type ViewDefinition,
   type ViewStore,
-} from '@lambda/common';
+} from '@lambda/core';
 import { MergedViewReader } from '@lambda/serving-layer';
 import { Reprocessor, SpeedLayer, type ReprocessProgress } from '@lambda/speed-layer';
-import { DuckDbEngine } from '@lambda/batch-layer';
-import { makeTempDir } from '../../common/test/helpers/temp-dir.js';
+import { makeTempDir } from '@lambda/test-kit';
 import { TruthTable, differences, readAllRecords } from './helpers/truth.js';
 
 const TOPIC = 'lambda_clicks';

@@ -5,10 +5,19 @@
  */
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Catalog, ConflictError, InProcessScheduler, Metrics, UnknownJobError, recomputeJobName, silentLogger, type ViewDefinition } from '@lambda/common';
-import { createServer, listen } from '../../serving-layer/src/index.js';
-import { BatchLayer } from '../src/index.js';
-import { BASE_TIME, PAGEVIEWS, TOPIC, message, openPlatform, type Platform } from './helpers.js';
+import {
+  Catalog,
+  ConflictError,
+  InProcessScheduler,
+  Metrics,
+  UnknownJobError,
+  recomputeJobName,
+  silentLogger,
+  type ViewDefinition,
+} from '@lambda/core';
+import { createServer, listen } from '@lambda/serving-layer';
+import { BatchLayer } from '@lambda/batch-layer';
+import { BASE_TIME, PAGEVIEWS, TOPIC, message, openPlatform, type Platform } from './helpers/batch-fixtures.js';
 
 const LAMBDA_VIEW = 'lambda_by_url';
 const KAPPA_VIEW = 'kappa_totals';

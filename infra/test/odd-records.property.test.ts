@@ -9,12 +9,12 @@ import fc from 'fast-check';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDbEngine } from '@lambda/batch-layer';
-import { Metrics, loadConfig, silentLogger } from '@lambda/common';
+import { Metrics, loadConfig, silentLogger } from '@lambda/core';
 import { MergedViewReader, type IngestReport } from '@lambda/serving-layer';
 import { DEAD_LETTER_HEADERS, deadLetterTopicOf } from '@lambda/speed-layer';
 import { createAllInOne, type AllInOne } from '../src/all-in-one.js';
 import { PAGEVIEWS } from '../src/demo/web-analytics.js';
-import { makeTempDir } from '../../common/test/helpers/temp-dir.js';
+import { makeTempDir } from '@lambda/test-kit';
 import { TruthTable, differences, readAllRecords } from './helpers/truth.js';
 
 const TOKEN = 'odd-records-test-token-0123456789';

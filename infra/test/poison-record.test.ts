@@ -21,10 +21,10 @@ import {
   type LogRecord,
   type ViewRow,
   type ViewStore,
-} from '@lambda/common';
+} from '@lambda/core';
 import { MergedViewReader } from '@lambda/serving-layer';
 import { DEAD_LETTER_HEADERS, deadLetterTopicOf, SpeedLayer } from '@lambda/speed-layer';
-import { makeTempDir } from '../../common/test/helpers/temp-dir.js';
+import { makeTempDir } from '@lambda/test-kit';
 import { TruthTable, differences, readAllRecords } from './helpers/truth.js';
 
 const TOPIC = 'clicks';

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MergedAnswer } from '@lambda/serving-layer';
 import { ENGINE_NAMES, engineSettings, isEngineRunning, startEngine, stopEngine } from '../src/engines/engines.js';
 import type { EngineName } from '../src/engines/engine-paths.js';
-import { takeEnginesExclusively } from '../../common/test/helpers/engine-lease.js';
+import { describeWhenAvailable, takeEnginesExclusively } from '@lambda/test-kit';
 import { SplitPlatform, splitPlatformSkipReason, startStream, until, type HttpAnswer } from './helpers/split-platform.js';
 
 /** Why the faults cannot be injected here: they stop and start only the engines `engines:up` started. */
@@ -32,7 +32,6 @@ async function faultsSkipReason(): Promise<string | undefined> {
 }
 
 const skipReason = await faultsSkipReason();
-if (skipReason) console.warn(`[e2e] engine faults under the layers as processes skipped: ${skipReason}`);
 
 const report = (line: string) => console.log(`[engines] ${line}`);
 
@@ -92,7 +91,7 @@ async function expectExactOrUnavailable(platform: SplitPlatform, reads: readonly
   return { exact, unavailable };
 }
 
-describe.skipIf(Boolean(skipReason))(`when an engine fails under the layers running as processes${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+describeWhenAvailable('when an engine fails under the layers running as processes', skipReason, () => {
   let platform: SplitPlatform | undefined;
   let release: (() => Promise<void>) | undefined;
 

@@ -7,17 +7,24 @@
  * speed layer is killed with SIGKILL mid-stream and started again. And a view with thousands of live
  * slices is read through Cassandra at all.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CassandraViewStore, Catalog } from '@lambda/common';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { CassandraViewStore } from '@lambda/adapters';
+import { Catalog } from '@lambda/core';
 import { MergedViewReader } from '@lambda/serving-layer';
-import { shareEngines } from '../../common/test/helpers/engine-lease.js';
-import { CASSANDRA_CONTACT_POINTS, CASSANDRA_LOCAL_DC, SplitPlatform, splitPlatformSkipReason, startStream, until } from './helpers/split-platform.js';
+import { describeWhenAvailable, shareEngines } from '@lambda/test-kit';
+import {
+  CASSANDRA_CONTACT_POINTS,
+  CASSANDRA_LOCAL_DC,
+  SplitPlatform,
+  splitPlatformSkipReason,
+  startStream,
+  until,
+} from './helpers/split-platform.js';
 import { readAllRecords } from './helpers/truth.js';
 
 const skipReason = await splitPlatformSkipReason();
-if (skipReason) console.warn(`[e2e] the layers as processes on Kafka and Cassandra skipped: ${skipReason}`);
 
-describe.skipIf(Boolean(skipReason))(`when the layers run as processes on Kafka, Cassandra, S3 and BullMQ${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+describeWhenAvailable('when the layers run as processes on Kafka, Cassandra, S3 and BullMQ', skipReason, () => {
   let platform: SplitPlatform | undefined;
   let release: (() => Promise<void>) | undefined;
 

@@ -6,13 +6,20 @@
  * record the log holds below the answer's position.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DuckDbEngine } from '@lambda/batch-layer';
-import { Metrics, S3Lake, loadConfig, silentLogger } from '@lambda/common';
+import { Metrics, loadConfig, silentLogger } from '@lambda/core';
+import { S3Lake } from '@lambda/adapters';
 import { MergedViewReader } from '@lambda/serving-layer';
-import { startS3Server, type S3TestServer } from '../../common/test/helpers/s3-server.js';
-import { REDIS_URL, redisSkipReason, removeKeysUnder } from '../../common/test/helpers/shared-redis.js';
-import { makeTempDir } from '../../common/test/helpers/temp-dir.js';
+import {
+  describeWhenAvailable,
+  makeTempDir,
+  REDIS_URL,
+  redisSkipReason,
+  removeKeysUnder,
+  startS3Server,
+  type S3TestServer,
+} from '@lambda/test-kit';
 import { createAllInOne, type AllInOne } from '../src/all-in-one.js';
 import { PAGEVIEWS, PageViewGenerator } from '../src/demo/web-analytics.js';
 import { TruthTable, differences, readAllRecords } from './helpers/truth.js';
@@ -26,9 +33,8 @@ interface Run {
 }
 
 const skipReason = await redisSkipReason();
-if (skipReason) console.warn(`[e2e] lake on S3 + scheduler on BullMQ skipped: ${skipReason}`);
 
-describe.skipIf(Boolean(skipReason))('when the lake is on S3 and the scheduler on BullMQ', () => {
+describeWhenAvailable('when the lake is on S3 and the scheduler on BullMQ', skipReason, () => {
   let s3: S3TestServer;
   let dataDir: Awaited<ReturnType<typeof makeTempDir>>;
   let platform: AllInOne;

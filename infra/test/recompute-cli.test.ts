@@ -3,9 +3,9 @@
  * real socket, with the demo stream flowing into it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Metrics, loadConfig, silentLogger } from '@lambda/common';
+import { Metrics, loadConfig, silentLogger } from '@lambda/core';
 import { createAllInOne, type AllInOne } from '../src/all-in-one.js';
-import { makeTempDir } from '../../common/test/helpers/temp-dir.js';
+import { makeTempDir } from '@lambda/test-kit';
 import { runCommand, type EntrypointRun } from './helpers/run-entrypoint.js';
 
 const VIEW = 'pageviews_by_url';

@@ -4,11 +4,21 @@
  * progress to 100 %, then the view answers the new logic; and the refusals, each with its status.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Metrics, type Ports, type ViewDefinition } from '@lambda/common';
-import { ReprocessJobs, Reprocessor, SpeedLayer } from '../../speed-layer/src/index.js';
-import { apiSchemas, reprocessSchemas, type RunningServer } from '../src/index.js';
-import { client, conforms, serve } from './api-helpers.js';
-import { URLS, VIEW, generateRecords, naiveAnswer, openTestPorts, seededRandom, testCatalog, type PageView } from './helpers.js';
+import { Metrics, type Ports, type ViewDefinition, seededRandom } from '@lambda/core';
+import { ReprocessJobs, Reprocessor, SpeedLayer } from '@lambda/speed-layer';
+import { apiSchemas, reprocessSchemas, type RunningServer } from '@lambda/serving-layer';
+import {
+  URLS,
+  VIEW,
+  client,
+  conforms,
+  serve,
+  generateRecords,
+  naiveAnswer,
+  openTestPorts,
+  testCatalog,
+  type PageView,
+} from './helpers/serving-fixtures.js';
 
 const catalog = testCatalog();
 const TOKEN = 'reprocess-api-test-token-0123456';

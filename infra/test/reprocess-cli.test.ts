@@ -5,9 +5,9 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Metrics, loadConfig, readViewGeneration, silentLogger, type ViewDefinition } from '@lambda/common';
+import { Metrics, loadConfig, readViewGeneration, silentLogger, type ViewDefinition } from '@lambda/core';
 import { createAllInOne, type AllInOne } from '../src/all-in-one.js';
-import { makeTempDir } from '../../common/test/helpers/temp-dir.js';
+import { makeTempDir } from '@lambda/test-kit';
 import { runCommand, type EntrypointRun } from './helpers/run-entrypoint.js';
 
 const VIEW = 'pageviews_by_url';

@@ -3,11 +3,19 @@
  * generation pointer, a cached answer only its shape), and after a reprocess a reader that remembered the
  * old generation follows the pointer once, on the tombstone, then reads the new generation directly.
  */
-import { generationPointerName, type ViewStore } from '@lambda/common';
-import { MergedViewReader } from '../../serving-layer/src/query/merged-view-reader.js';
+import { generationPointerName, type ViewStore } from '@lambda/core';
+import { MergedViewReader } from '@lambda/serving-layer';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Reprocessor, SpeedLayer } from '../src/index.js';
-import { appendViews, expectedUrlRows, generateViews, makeUrlOnlyCatalog, openPlatform, URL_VIEW, type Platform } from './helpers.js';
+import { Reprocessor, SpeedLayer } from '@lambda/speed-layer';
+import {
+  appendViews,
+  expectedUrlRows,
+  generateViews,
+  makeUrlOnlyCatalog,
+  openPlatform,
+  URL_VIEW,
+  type Platform,
+} from './helpers/speed-fixtures.js';
 
 /** A view store that counts the manifest reads per view name, and every other read. */
 function counting(store: ViewStore): { store: ViewStore; manifests: Map<string, number>; reads: () => number; reset: () => void } {

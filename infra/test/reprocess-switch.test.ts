@@ -1,9 +1,18 @@
 import { isDeepStrictEqual } from 'node:util';
-import { generationPointerName, readViewGeneration, type JsonObject } from '@lambda/common';
-import { MergedViewReader } from '../../serving-layer/src/query/merged-view-reader.js';
+import { generationPointerName, readViewGeneration, type JsonObject } from '@lambda/core';
+import { MergedViewReader } from '@lambda/serving-layer';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Reprocessor, SpeedLayer, type ReprocessProgress } from '../src/index.js';
-import { appendViews, expectedUrlRows, generateViews, makeUrlOnlyCatalog, openPlatform, URL_VIEW, type Platform, type Rows } from './helpers.js';
+import { Reprocessor, SpeedLayer, type ReprocessProgress } from '@lambda/speed-layer';
+import {
+  appendViews,
+  expectedUrlRows,
+  generateViews,
+  makeUrlOnlyCatalog,
+  openPlatform,
+  URL_VIEW,
+  type Platform,
+  type Rows,
+} from './helpers/speed-fixtures.js';
 
 /** A merged answer as rows by `${key}@${windowStart}`, like the oracle's. */
 function rowsOf(windows: readonly { key: string; windowStart: number; values: JsonObject }[]): Rows {

@@ -1,4 +1,4 @@
-import { Catalog, type CompiledView, type LogRecord, type SourceRow } from '@lambda/common';
+import { Catalog, type CompiledView, type LogRecord, type SourceRow } from '@lambda/core';
 import { describe, expect, it } from 'vitest';
 import { priceOfCode } from '../src/demo/scenarios/stock-market-scenario.js';
 import type { Scenario, ScenarioEvent } from '../src/demo/scenarios/scenario.js';

@@ -4,7 +4,7 @@
  * CompletingRebalance, Stable). Committed offsets are not here: they live in the event log.
  */
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '../logging/logger.js';
+import type { Logger } from '@lambda/core';
 import { ErrorCode, type ErrorCodeValue } from './error-codes.js';
 
 export interface GroupCoordinatorOptions {

@@ -11,10 +11,8 @@
  * authorization errors.
  */
 import { randomUUID } from 'node:crypto';
-import { InvalidArgumentError } from '../errors/errors.js';
+import { InvalidArgumentError, silentLogger, type Logger, type EventLog } from '@lambda/core';
 import { createServer, type Server, type Socket } from 'node:net';
-import { silentLogger, type Logger } from '../logging/logger.js';
-import type { EventLog } from '../ports/event-log/event-log.js';
 import { AppendSignal } from './append-signal.js';
 import { ApiKey, apiName, isFlexible, isSupported } from './api-versions.js';
 import { ErrorCode } from './error-codes.js';

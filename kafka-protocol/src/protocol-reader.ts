@@ -3,7 +3,7 @@
  * short or inconsistent buffer throws MalformedFrameError, so a hostile frame can only close its own
  * connection.
  */
-import { PlatformError } from '../errors/errors.js';
+import { PlatformError } from '@lambda/core';
 
 /** A request the server cannot parse: its connection is closed, nothing else is affected. */
 export class MalformedFrameError extends PlatformError {

@@ -3,7 +3,7 @@
  * fetchers read. Compression: none and gzip; snappy, lz4 and zstd are refused.
  */
 import { gunzipSync } from 'node:zlib';
-import type { LogRecord } from '../ports/event-log/event-log.js';
+import type { LogRecord } from '@lambda/core';
 import { crc32c } from './crc32c.js';
 import { ErrorCode, type ErrorCodeValue } from './error-codes.js';
 import { MalformedFrameError, ProtocolReader } from './protocol-reader.js';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SUPPORTED_VERSIONS } from '../../src/kafka-protocol/api-versions.js';
-import { ProtocolWriter } from '../../src/kafka-protocol/protocol-writer.js';
+import { SUPPORTED_VERSIONS } from '../src/api-versions.js';
+import { ProtocolWriter } from '../src/protocol-writer.js';
 import { RawKafkaClient } from './raw-kafka-client.js';
 import { readEverything, startTestServer, waitFor, type TestServer } from './kafka-test-server.js';
 

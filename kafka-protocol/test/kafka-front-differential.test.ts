@@ -10,10 +10,10 @@ import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ApiKey } from '../../src/kafka-protocol/api-versions.js';
-import { ErrorCode } from '../../src/kafka-protocol/error-codes.js';
-import { encodeRecordBatch } from '../../src/kafka-protocol/record-batch-codec.js';
-import { useSharedEngines } from '../helpers/engine-lease.js';
+import { ApiKey } from '../src/api-versions.js';
+import { ErrorCode } from '../src/error-codes.js';
+import { encodeRecordBatch } from '../src/record-batch-codec.js';
+import { describeWhenAvailable, useSharedEngines } from '@lambda/test-kit';
 import { KCAT, kcat, kcatInstalled, runKcat, type KcatRun } from './kcat-runner.js';
 import { startTestServer, type TestServer } from './kafka-test-server.js';
 import { RawKafkaClient, fetchOnePartition } from './raw-kafka-client.js';
@@ -23,7 +23,6 @@ const realBroker = (process.env.KAFKA_BROKERS ?? '')
   .map((broker) => broker.trim())
   .filter(Boolean)[0];
 const skipReason = realBroker === undefined ? 'KAFKA_BROKERS is not set' : !kcatInstalled ? `${KCAT} is missing` : undefined;
-if (skipReason) console.log(`Kafka front differential test skipped: ${skipReason}`);
 
 // A fault test elsewhere may stop the shared engines: not while this file uses them.
 useSharedEngines(skipReason);
@@ -406,7 +405,7 @@ async function withRaw<T>(target: Target, use: (raw: RawKafkaClient) => Promise<
 let front: TestServer;
 const targets = {} as { real: Target; front: Target };
 
-describe.skipIf(Boolean(skipReason))(`our Kafka front against a real broker${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+describeWhenAvailable('our Kafka front against a real broker', skipReason, () => {
   beforeAll(async () => {
     // As the real broker is configured (infra/engines/kafka/server.properties): no auto-creation, no initial rebalance delay.
     front = await startTestServer({ autoCreateTopics: false, initialRebalanceDelayMs: 0 });

@@ -1,8 +1,8 @@
 /** A Kafka protocol server on port 0 over a fresh embedded log in a temp dir, and quiet kafkajs clients for it. */
 import kafkajs from 'kafkajs';
-import { EmbeddedEventLog } from '../../src/ports/event-log/embedded/embedded-event-log.js';
-import { KafkaProtocolServer, type KafkaProtocolServerOptions, type RunningKafkaProtocolServer } from '../../src/kafka-protocol/kafka-protocol-server.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { EmbeddedEventLog } from '@lambda/core';
+import { KafkaProtocolServer, type KafkaProtocolServerOptions, type RunningKafkaProtocolServer } from '../src/kafka-protocol-server.js';
+import { makeTempDir } from '@lambda/test-kit';
 
 export interface TestServer {
   eventLog: EmbeddedEventLog;

@@ -1,6 +1,6 @@
 import kafkajs from 'kafkajs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MAX_PARTITIONS } from '../../src/ports/event-log/validation.js';
+import { MAX_PARTITIONS } from '@lambda/core';
 import { readEverything, startTestServer, waitFor, type TestServer } from './kafka-test-server.js';
 
 let harness: TestServer;

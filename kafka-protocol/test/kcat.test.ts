@@ -1,13 +1,13 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { KCAT, kcat, kcatInstalled, runKcat } from './kcat-runner.js';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { KCAT, kcat, kcatSkipReason, runKcat } from './kcat-runner.js';
 import { readEverything, startTestServer, type TestServer } from './kafka-test-server.js';
+import { describeWhenAvailable } from '@lambda/test-kit';
 
-if (!kcatInstalled) console.log(`kcat tests skipped: ${KCAT} is missing (apt-get install kcat)`);
 const run = promisify(execFile);
 
-describe.skipIf(!kcatInstalled)('when kcat (librdkafka) talks to the server', () => {
+describeWhenAvailable('when kcat (librdkafka) talks to the server', kcatSkipReason, () => {
   let harness: TestServer;
   beforeEach(async () => {
     harness = await startTestServer();

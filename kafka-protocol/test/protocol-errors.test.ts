@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ApiKey } from '../../src/kafka-protocol/api-versions.js';
-import { ErrorCode } from '../../src/kafka-protocol/error-codes.js';
-import type { ProtocolReader } from '../../src/kafka-protocol/protocol-reader.js';
-import { encodeRecordBatch } from '../../src/kafka-protocol/record-batch-codec.js';
-import { crc32c } from '../../src/kafka-protocol/crc32c.js';
+import { ApiKey } from '../src/api-versions.js';
+import { ErrorCode } from '../src/error-codes.js';
+import type { ProtocolReader } from '../src/protocol-reader.js';
+import { encodeRecordBatch } from '../src/record-batch-codec.js';
+import { crc32c } from '../src/crc32c.js';
 import { RawKafkaClient, fetchOnePartition } from './raw-kafka-client.js';
 import { readEverything, startTestServer, type TestServer } from './kafka-test-server.js';
 

@@ -1,8 +1,8 @@
 /** Speaks the Kafka protocol by hand, for requests no client library sends on demand (bad CRCs, duplicates, old versions). */
 import { connect, type Socket } from 'node:net';
-import { ApiKey } from '../../src/kafka-protocol/api-versions.js';
-import { ProtocolReader } from '../../src/kafka-protocol/protocol-reader.js';
-import { ProtocolWriter } from '../../src/kafka-protocol/protocol-writer.js';
+import { ApiKey } from '../src/api-versions.js';
+import { ProtocolReader } from '../src/protocol-reader.js';
+import { ProtocolWriter } from '../src/protocol-writer.js';
 
 export class RawKafkaClient {
   private buffered = Buffer.alloc(0);

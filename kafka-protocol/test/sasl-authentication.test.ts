@@ -1,17 +1,17 @@
 import kafkajs from 'kafkajs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ApiKey } from '../../src/kafka-protocol/api-versions.js';
-import { ErrorCode } from '../../src/kafka-protocol/error-codes.js';
-import type { ProtocolReader } from '../../src/kafka-protocol/protocol-reader.js';
-import type { ProtocolWriter } from '../../src/kafka-protocol/protocol-writer.js';
-import { encodeRecordBatch } from '../../src/kafka-protocol/record-batch-codec.js';
-import { KCAT, kcat, kcatInstalled, runKcat } from './kcat-runner.js';
+import { ApiKey } from '../src/api-versions.js';
+import { ErrorCode } from '../src/error-codes.js';
+import type { ProtocolReader } from '../src/protocol-reader.js';
+import type { ProtocolWriter } from '../src/protocol-writer.js';
+import { encodeRecordBatch } from '../src/record-batch-codec.js';
+import { kcat, kcatSkipReason, runKcat } from './kcat-runner.js';
 import { readEverything, startTestServer, waitFor, type TestServer } from './kafka-test-server.js';
 import { RawKafkaClient } from './raw-kafka-client.js';
+import { describeWhenAvailable } from '@lambda/test-kit';
 
 const TOKEN = 'the-platform-token-0123456789';
 
-if (!kcatInstalled) console.log(`kcat SASL tests skipped: ${KCAT} is missing (apt-get install kcat)`);
 
 let harness: TestServer;
 const clients: RawKafkaClient[] = [];
@@ -177,7 +177,7 @@ describe('when the server requires a token', () => {
     });
   });
 
-  describe.skipIf(!kcatInstalled)('and kcat (librdkafka) produces', () => {
+  describeWhenAvailable('and kcat (librdkafka) produces', kcatSkipReason, () => {
     const sasl = (password: string) => ['-X', 'security.protocol=SASL_PLAINTEXT', '-X', 'sasl.mechanisms=PLAIN', '-X', 'sasl.username=u', '-X', `sasl.password=${password}`];
     // librdkafka keeps failed messages for 5 minutes by default: a refusal must end kcat sooner.
     const produceArgs = () => ['-b', harness.broker, '-t', 'pageviews', '-P', '-K', ':', '-X', 'message.timeout.ms=5000'];

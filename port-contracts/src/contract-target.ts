@@ -18,11 +18,7 @@ export interface ContractFixture<T> {
   cleanUp(): Promise<void>;
 }
 
-/** The suite title, saying clearly when and why it is skipped. */
+/** The suite title (describeWhenAvailable adds why, when it is skipped). */
 export function suiteTitle(port: string, target: ContractTarget<unknown>): string {
-  if (target.skipReason) {
-    console.warn(`[contract] ${port} on ${target.name} skipped: ${target.skipReason}`);
-    return `${port} contract on ${target.name} (skipped: ${target.skipReason})`;
-  }
   return `${port} contract on ${target.name}`;
 }

@@ -11,8 +11,9 @@ import {
   partitionForKey,
   type EventLog,
   type LogRecord,
-} from '../../src/index.js';
+} from '@lambda/core';
 import { suiteTitle, type ContractFixture, type ContractTarget } from './contract-target.js';
+import { describeWhenAvailable } from '@lambda/test-kit';
 
 /** Reads a whole partition from `from` to its end, page by page. */
 export async function readAll(log: EventLog, topic: string, partition: number, from = 0): Promise<LogRecord[]> {
@@ -27,7 +28,7 @@ export async function readAll(log: EventLog, topic: string, partition: number, f
 }
 
 export function describeEventLogContract(target: ContractTarget<EventLog>): void {
-  describe.skipIf(Boolean(target.skipReason))(suiteTitle('EventLog', target), () => {
+  describeWhenAvailable(suiteTitle('EventLog', target), target.skipReason, () => {
     let fixture: ContractFixture<EventLog>;
     let log: EventLog;
     let topic: string;

@@ -1,8 +1,14 @@
+/**
+ * The Lake port's contract: every promise of `Lake` (keys, bodies, ETags, listing order and pages,
+ * deletes), run unchanged against the local lake and S3. One file although long: a contract split over
+ * files would let an adapter pass half of it.
+ */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { InvalidObjectKeyError, ObjectNotFoundError, type Lake, type LakeObjectInfo, type ObjectBody } from '../../src/index.js';
+import { InvalidObjectKeyError, ObjectNotFoundError, type Lake, type LakeObjectInfo, type ObjectBody } from '@lambda/core';
 import { suiteTitle, type ContractFixture, type ContractTarget } from './contract-target.js';
+import { describeWhenAvailable } from '@lambda/test-kit';
 
 /** The ETag S3 gives a single-part upload: the MD5 of the content in hex, in double quotes. */
 export function md5Etag(content: Buffer | string): string {
@@ -53,7 +59,7 @@ function keyOfBytes(prefix: string, bytes: number): string {
 }
 
 export function describeLakeContract(target: ContractTarget<Lake>): void {
-  describe.skipIf(Boolean(target.skipReason))(suiteTitle('Lake', target), () => {
+  describeWhenAvailable(suiteTitle('Lake', target), target.skipReason, () => {
     let fixture: ContractFixture<Lake>;
     let lake: Lake;
     let prefix: string;

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { EmbeddedEventLog, type EventLog } from '../src/index.js';
-import { readAll } from './contracts/event-log-contract.js';
+import { EmbeddedEventLog, type EventLog } from '@lambda/core';
+import { readAll } from '../src/event-log-contract.js';
 import { CRASH_TOPIC, PARTITIONS, expectedValue, keyOf, sequenceOf } from './fixtures/crash-records.js';
-import { makeTempDir } from './helpers/temp-dir.js';
+import { makeTempDir } from '@lambda/test-kit';
 
 const WRITER = fileURLToPath(new URL('./fixtures/log-writer.ts', import.meta.url));
 const KILLS = 24;

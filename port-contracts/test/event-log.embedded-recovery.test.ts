@@ -8,10 +8,9 @@ import {
   PlatformError,
   createLogger,
   type EmbeddedEventLogOptions,
-} from '../src/index.js';
-import { readAll } from './contracts/event-log-contract.js';
-import { makeTempDir } from './helpers/temp-dir.js';
-import { snapshotTree } from './helpers/tree-snapshot.js';
+} from '@lambda/core';
+import { readAll } from '../src/event-log-contract.js';
+import { makeTempDir, snapshotTree } from '@lambda/test-kit';
 
 describe('EmbeddedEventLog on disk', () => {
   let dir: Awaited<ReturnType<typeof makeTempDir>>;

@@ -1,6 +1,6 @@
-import { EmbeddedEventLog } from '../src/index.js';
-import { describeEventLogContract } from './contracts/event-log-contract.js';
-import { makeTempDir } from './helpers/temp-dir.js';
+import { EmbeddedEventLog } from '@lambda/core';
+import { describeEventLogContract } from '../src/event-log-contract.js';
+import { makeTempDir } from '@lambda/test-kit';
 
 for (const fsync of ['always', 'never'] as const) {
   describeEventLogContract({

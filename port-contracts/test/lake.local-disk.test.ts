@@ -3,10 +3,9 @@ import { cp, mkdir, readFile, readdir, rename, rm, stat, utimes, writeFile } fro
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ClosedError, ConflictError, InvalidObjectKeyError, LocalLake, ObjectNotFoundError } from '../src/index.js';
-import { byUtf8Bytes, getObject, listAll, md5Etag } from './contracts/lake-contract.js';
-import { makeTempDir } from './helpers/temp-dir.js';
-import { snapshotTree } from './helpers/tree-snapshot.js';
+import { ClosedError, ConflictError, InvalidObjectKeyError, LocalLake, ObjectNotFoundError } from '@lambda/core';
+import { byUtf8Bytes, getObject, listAll, md5Etag } from '../src/lake-contract.js';
+import { makeTempDir, snapshotTree } from '@lambda/test-kit';
 
 /** The path of every file under `directory`, at any depth (none if it is missing). */
 async function filesUnder(directory: string): Promise<string[]> {

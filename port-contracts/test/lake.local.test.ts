@@ -1,6 +1,6 @@
-import { LocalLake } from '../src/index.js';
-import { describeLakeContract } from './contracts/lake-contract.js';
-import { makeTempDir } from './helpers/temp-dir.js';
+import { LocalLake } from '@lambda/core';
+import { describeLakeContract } from '../src/lake-contract.js';
+import { makeTempDir } from '@lambda/test-kit';
 
 for (const fsync of [true, false]) {
   describeLakeContract({

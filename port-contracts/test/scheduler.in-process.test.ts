@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { InProcessScheduler } from '../src/index.js';
-import { Gates, WAIT_MS, describeSchedulerContract, waitUntil } from './contracts/scheduler-contract.js';
+import { InProcessScheduler } from '@lambda/core';
+import { Gates, WAIT_MS, describeSchedulerContract, waitUntil } from '../src/scheduler-contract.js';
 
 describeSchedulerContract({
   name: 'the in-process scheduler',

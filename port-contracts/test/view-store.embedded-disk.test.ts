@@ -11,10 +11,9 @@ import {
   type Slice,
   type ViewRow,
   type ViewStore,
-} from '../src/index.js';
-import { RowModel, makeManifest, makeSlice, readContent } from './contracts/view-store-contract.js';
-import { makeTempDir } from './helpers/temp-dir.js';
-import { snapshotTree } from './helpers/tree-snapshot.js';
+} from '@lambda/core';
+import { RowModel, makeManifest, makeSlice, readContent } from '../src/view-store-contract.js';
+import { makeTempDir, snapshotTree } from '@lambda/test-kit';
 
 const MINUTE = 60_000;
 const VIEWS = ['clicks', 'sessions'];

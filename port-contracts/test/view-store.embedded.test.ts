@@ -1,6 +1,6 @@
-import { EmbeddedViewStore } from '../src/index.js';
-import { describeViewStoreContract } from './contracts/view-store-contract.js';
-import { makeTempDir } from './helpers/temp-dir.js';
+import { EmbeddedViewStore } from '@lambda/core';
+import { describeViewStoreContract } from '../src/view-store-contract.js';
+import { makeTempDir } from '@lambda/test-kit';
 
 for (const fsync of ['always', 'never'] as const) {
   describeViewStoreContract({

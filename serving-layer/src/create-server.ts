@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import express, { type Express } from 'express';
-import type { Catalog, Logger, Metrics, Ports, SpeedLayerHealth } from '@lambda/common';
+import type { Catalog, Logger, Metrics, Ports, SpeedLayerHealth } from '@lambda/core';
 import { openApiDocument } from './api/openapi.js';
 import { ViewProgressMonitor } from './health/view-progress-monitor.js';
 import { requireToken } from './http/auth.js';

@@ -4,18 +4,19 @@ export type { ServingOptions } from './create-server.js';
 export { listen } from './listen.js';
 export type { RunningServer } from './listen.js';
 export { MergedViewReader } from './query/merged-view-reader.js';
-export type { KeysPage, MergedAnswer, MergedWindow, Provenance, ReadQuery, TopAnswer } from './query/merged-view-reader.js';
+export type { ReadQuery } from './query/merged-view-reader.js';
+// The answers' types, inferred from the schemas that document and check them
+export type { DependencyHealth, HealthAnswer, IngestReport, KeysPage, MergedAnswer, MergedWindow, Provenance, TopAnswer, ViewHealth } from './api/schemas.js';
 export * as apiSchemas from './api/schemas.js';
 export { openApiDocument } from './api/openapi.js';
 export type { ErrorBody } from './http/error-handler.js';
-export type { DependencyHealth, HealthAnswer, ViewHealth } from './routes/health.js';
 // Whether each view keeps up with its log, for /health, /status, /metrics and answers' freshness
 export { ViewProgressMonitor } from './health/view-progress-monitor.js';
 export type { PartitionProgress, ProgressSample, ViewProgress, ViewProgressMonitorOptions, ViewProgressStatus } from './health/view-progress-monitor.js';
 export type { SpeedLayerVerdict, TopicPipelineVerdict } from './health/speed-layer-verdict.js';
-export type { IngestReport } from './routes/ingest.js';
 // Kappa mode and reprocessing
-export type { ReprocessJobAnswer, ReprocessService } from './routes/reprocess.js';
+export type { ReprocessService } from './routes/reprocess.js';
+export type { ReprocessJobAnswer } from './api/reprocess-schemas.js';
 export * as reprocessSchemas from './api/reprocess-schemas.js';
 // The comparative demo's reports
 export * as reportsSchemas from './api/reports-schemas.js';

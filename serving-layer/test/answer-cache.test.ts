@@ -4,10 +4,10 @@
  */
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { EmbeddedViewStore } from '@lambda/common';
+import { type EmbeddedViewStore, seededRandom } from '@lambda/core';
 import { answerJson } from '../src/http/answer-json.js';
 import { MergedViewReader, type MergedAnswer } from '../src/index.js';
-import { BASE, MINUTE, URLS, VIEW, generateRecords, openTestStore, publishBatch, putSlice, seededRandom, testCatalog } from './helpers.js';
+import { BASE, MINUTE, URLS, VIEW, generateRecords, openTestStore, publishBatch, putSlice, testCatalog } from './helpers.js';
 
 const catalog = testCatalog();
 const records = generateRecords(seededRandom(7), [80, 80]);

@@ -7,7 +7,7 @@
  */
 import { expect } from 'vitest';
 import type { z } from 'zod';
-import { silentLogger, type Catalog, type Metrics, type Ports } from '@lambda/common';
+import { silentLogger, type Catalog, type Metrics, type Ports } from '@lambda/core';
 import { createServer, listen, type RunningServer, type ServingOptions } from '../src/index.js';
 import { BASE, MINUTE, naiveAnswer, type ExpectedWindow, type PageView } from './helpers.js';
 

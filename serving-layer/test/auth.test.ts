@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InProcessScheduler, recomputeJobName, type Ports } from '@lambda/common';
+import { InProcessScheduler, recomputeJobName, type Ports } from '@lambda/core';
 import { apiSchemas, type ErrorBody, type RunningServer } from '../src/index.js';
 import { client, conforms, serve, type Answer } from './api-helpers.js';
 import { BASE, VIEW, openTestPorts, testCatalog } from './helpers.js';

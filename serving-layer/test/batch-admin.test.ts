@@ -1,6 +1,6 @@
 import { Cron } from 'croner';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { InProcessScheduler, recomputeJobName, type JobContext, type JsonObject, type Metrics, type Ports } from '@lambda/common';
+import { InProcessScheduler, recomputeJobName, type JobContext, type JsonObject, type Metrics, type Ports } from '@lambda/core';
 import { apiSchemas, type ErrorBody, type RunningServer } from '../src/index.js';
 import { client, conforms, gate, serve } from './api-helpers.js';
 import { VIEW, openTestPorts, testCatalog } from './helpers.js';

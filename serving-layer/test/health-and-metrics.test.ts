@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Catalog, Metrics, loadConfig, openPorts, silentLogger, type Ports } from '@lambda/common';
+import { Catalog, Metrics, loadConfig, silentLogger, type Ports } from '@lambda/core';
+import { openPorts } from '@lambda/adapters';
 import { createServer, listen, type DependencyHealth, type RunningServer } from '../src/index.js';
 
 describe('the serving layer', () => {

@@ -7,9 +7,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Catalog, Metrics, loadConfig, openPorts, silentLogger, type Ports } from '@lambda/common';
-import { startFaultProxy, type FaultProxy } from '../../common/test/helpers/fault-proxy.js';
-import { startS3Server, type S3TestServer } from '../../common/test/helpers/s3-server.js';
+import { Catalog, Metrics, loadConfig, silentLogger, type Ports } from '@lambda/core';
+import { openPorts } from '@lambda/adapters';
+import { startFaultProxy, type FaultProxy, startS3Server, type S3TestServer } from '@lambda/test-kit';
 import type { DependencyHealth, RunningServer } from '../src/index.js';
 import { serve } from './api-helpers.js';
 

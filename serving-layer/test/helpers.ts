@@ -6,15 +6,11 @@
  * object of counts per value), and expected answers are computed straight from the records, so nothing
  * expected comes from the code under test.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   Catalog,
   EmbeddedViewStore,
   Metrics,
   loadConfig,
-  openPorts,
   silentLogger,
   type BatchManifest,
   type CatalogDefinition,
@@ -23,7 +19,9 @@ import {
   type SliceRef,
   type ViewRow,
   type ViewStore,
-} from '@lambda/common';
+} from '@lambda/core';
+import { openPorts } from '@lambda/adapters';
+import { makeTempDir } from '@lambda/test-kit';
 
 export const MINUTE = 60_000;
 /** 2024-01-01T12:00:00Z: a whole minute, so window starts are BASE + k minutes. */
@@ -71,18 +69,6 @@ export const catalogDefinition: CatalogDefinition = {
 
 export function testCatalog(): Catalog {
   return Catalog.compile(catalogDefinition);
-}
-
-/** A deterministic pseudo-random generator (mulberry32), so every run sees the same records. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export interface PageView {
@@ -223,15 +209,9 @@ export async function publishBatch(
   return manifest;
 }
 
-/** A temporary directory, removed by the returned function. */
-export async function tempDir(): Promise<{ path: string; remove: () => Promise<void> }> {
-  const path = await mkdtemp(join(tmpdir(), 'lambda-serving-'));
-  return { path, remove: () => rm(path, { recursive: true, force: true }) };
-}
-
 /** An embedded view store of its own, in a temporary directory. */
 export async function openTestStore(): Promise<{ store: EmbeddedViewStore; close: () => Promise<void> }> {
-  const dir = await tempDir();
+  const dir = await makeTempDir('serving');
   const store = await EmbeddedViewStore.open({ directory: dir.path, fsync: 'never' });
   return {
     store,
@@ -244,7 +224,7 @@ export async function openTestStore(): Promise<{ store: EmbeddedViewStore; close
 
 /** Every port on its embedded adapter, in a temporary data directory, as the existing tests open them. */
 export async function openTestPorts(): Promise<{ ports: Ports; metrics: Metrics; close: () => Promise<void> }> {
-  const dir = await tempDir();
+  const dir = await makeTempDir('serving');
   const metrics = new Metrics();
   const ports = await openPorts(loadConfig({ env: {}, overrides: { dataDir: dir.path } }), { logger: silentLogger(), metrics });
   return {

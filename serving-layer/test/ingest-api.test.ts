@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { partitionForKey, silentLogger, type LogRecord, type Ports } from '@lambda/common';
+import { partitionForKey, silentLogger, type LogRecord, type Ports } from '@lambda/core';
 import { createServer, listen, type ErrorBody, type IngestReport, type RunningServer } from '../src/index.js';
 import { BASE, openTestPorts, testCatalog } from './helpers.js';
 

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Ports } from '@lambda/common';
+import { type Ports, seededRandom } from '@lambda/core';
 import { apiSchemas, type ErrorBody, type KeysPage, type RunningServer, type TopAnswer } from '../src/index.js';
 import { between, byCodePoints, client, conforms, naiveKeys, naiveTop, recordsWithUrls, serve, walkPages } from './api-helpers.js';
-import { BASE, MINUTE, VIEW, below, openTestPorts, publishBatch, putSlice, seededRandom, testCatalog, type PageView } from './helpers.js';
+import { BASE, MINUTE, VIEW, below, openTestPorts, publishBatch, putSlice, testCatalog, type PageView } from './helpers.js';
 
 const catalog = testCatalog();
 const HORIZON = [25, 20];

@@ -4,7 +4,7 @@
  * the position it reports), reading again as often as it takes, or fail with a retriable error.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConnectionError, PlatformError, type EmbeddedViewStore, type Slice } from '@lambda/common';
+import { ConnectionError, PlatformError, type EmbeddedViewStore, type Slice, seededRandom } from '@lambda/core';
 import { MergedViewReader } from '../src/index.js';
 import {
   BASE,
@@ -19,7 +19,6 @@ import {
   publishBatch,
   putSlice,
   rowsOf,
-  seededRandom,
   testCatalog,
 } from './helpers.js';
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PlatformError, UnknownViewError, type EmbeddedViewStore } from '@lambda/common';
+import { PlatformError, UnknownViewError, type EmbeddedViewStore, seededRandom } from '@lambda/core';
 import { MergedViewReader } from '../src/index.js';
 import {
   BASE,
@@ -14,7 +14,6 @@ import {
   openTestStore,
   publishBatch,
   putSlice,
-  seededRandom,
   testCatalog,
   type PageView,
 } from './helpers.js';

@@ -2,11 +2,19 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ConflictError, InProcessScheduler, recomputeJobName, type Ports } from '@lambda/common';
-import { makeTempDir } from '../../common/test/helpers/temp-dir.js';
-import { apiSchemas, openApiDocument, reportsSchemas, reprocessSchemas, type ReprocessJobAnswer, type ReprocessService, type RunningServer } from '../src/index.js';
+import { ConflictError, InProcessScheduler, recomputeJobName, type Ports, seededRandom } from '@lambda/core';
+import { makeTempDir } from '@lambda/test-kit';
+import {
+  apiSchemas,
+  openApiDocument,
+  reportsSchemas,
+  reprocessSchemas,
+  type ReprocessJobAnswer,
+  type ReprocessService,
+  type RunningServer,
+} from '../src/index.js';
 import { client, conforms, serve, type Answer } from './api-helpers.js';
-import { BASE, VIEW, generateRecords, openTestPorts, publishBatch, putSlice, seededRandom, testCatalog } from './helpers.js';
+import { BASE, VIEW, generateRecords, openTestPorts, publishBatch, putSlice, testCatalog } from './helpers.js';
 
 const catalog = testCatalog();
 const TOKEN = 'openapi-test-token-0123456789';

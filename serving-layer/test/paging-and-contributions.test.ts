@@ -1,9 +1,21 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Ports } from '@lambda/common';
+import { type Ports, seededRandom } from '@lambda/core';
 import { apiSchemas, type ErrorBody, type MergedAnswer, type RunningServer } from '../src/index.js';
 import { between, client, conforms, naiveContributions, serve, walkPages } from './api-helpers.js';
-import { BASE, MINUTE, URLS, VIEW, below, generateRecords, naiveAnswer, openTestPorts, publishBatch, putSlice, seededRandom, testCatalog } from './helpers.js';
+import {
+  BASE,
+  MINUTE,
+  URLS,
+  VIEW,
+  below,
+  generateRecords,
+  naiveAnswer,
+  openTestPorts,
+  publishBatch,
+  putSlice,
+  testCatalog,
+} from './helpers.js';
 
 const catalog = testCatalog();
 const records = generateRecords(seededRandom(99), [40, 30]);

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Metrics, loadConfig, openPorts, recomputeJobName, silentLogger, type Ports } from '@lambda/common';
-import { RedisServer, redisServerSkipReason } from '../../common/test/helpers/redis-server.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Metrics, loadConfig, recomputeJobName, silentLogger, type Ports, seededRandom } from '@lambda/core';
+import { openPorts } from '@lambda/adapters';
+import { describeWhenAvailable, makeTempDir, RedisServer, redisServerSkipReason } from '@lambda/test-kit';
 import { createServer, listen, type DependencyHealth, type MergedAnswer, type RunningServer } from '../src/index.js';
 import { client } from './api-helpers.js';
-import { BASE, MINUTE, VIEW, below, generateRecords, naiveAnswer, publishBatch, putSlice, seededRandom, tempDir, testCatalog } from './helpers.js';
+import { BASE, MINUTE, VIEW, below, generateRecords, naiveAnswer, publishBatch, putSlice, testCatalog } from './helpers.js';
 
 const skipReason = redisServerSkipReason();
-if (skipReason) console.warn(`[outage] serving-layer scheduler outage test skipped: ${skipReason}`);
 
 const records = generateRecords(seededRandom(7), [30, 20]);
 const HORIZON = [12, 8];
@@ -29,7 +29,7 @@ async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs 
   }
 }
 
-describe.skipIf(Boolean(skipReason))('the serving layer with the scheduler on BullMQ, when Redis goes away and comes back', () => {
+describeWhenAvailable('the serving layer with the scheduler on BullMQ, when Redis goes away and comes back', skipReason, () => {
   let redis: RedisServer;
   let dir: { path: string; remove: () => Promise<void> };
   let ports: Ports;
@@ -39,7 +39,7 @@ describe.skipIf(Boolean(skipReason))('the serving layer with the scheduler on Bu
 
   beforeAll(async () => {
     redis = await RedisServer.start();
-    dir = await tempDir();
+    dir = await makeTempDir('serving');
     const config = loadConfig({
       env: {},
       overrides: { dataDir: dir.path, scheduler: { adapter: 'bullmq', bullmq: { redisUrl: redis.url, prefix: `lambda-serving-${randomUUID()}` } } },

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Metrics, Ports } from '@lambda/common';
+import { type Metrics, type Ports, seededRandom } from '@lambda/core';
 import { apiSchemas, type IngestReport, type RunningServer } from '../src/index.js';
 import { client, conforms, parseMetrics, samplesOf, serve } from './api-helpers.js';
-import { BASE, VIEW, generateRecords, newestOf, openTestPorts, publishBatch, putSlice, seededRandom, testCatalog } from './helpers.js';
+import { BASE, VIEW, generateRecords, newestOf, openTestPorts, publishBatch, putSlice, testCatalog } from './helpers.js';
 
 const catalog = testCatalog();
 const TOPIC = 'pageviews';

@@ -14,10 +14,11 @@ import {
   type SpeedLayerHealth,
   type TopicPipelineHealth,
   type ViewStore,
-} from '@lambda/common';
+  seededRandom,
+} from '@lambda/core';
 import { apiSchemas, type RunningServer } from '../src/index.js';
 import { client, conforms, parseMetrics, samplesOf, serve } from './api-helpers.js';
-import { BASE, MINUTE, VIEW, generateRecords, newestOf, openTestPorts, putSlice, seededRandom, testCatalog, type PageView } from './helpers.js';
+import { BASE, MINUTE, VIEW, generateRecords, newestOf, openTestPorts, putSlice, testCatalog, type PageView } from './helpers.js';
 
 const catalog = testCatalog();
 const TOPIC = 'pageviews';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger, type Ports } from '@lambda/common';
+import { silentLogger, type Ports, seededRandom } from '@lambda/core';
 import { apiSchemas, createServer, listen, type ErrorBody, type MergedAnswer, type RunningServer } from '../src/index.js';
 import {
   BASE,
@@ -13,7 +13,6 @@ import {
   openTestPorts,
   publishBatch,
   putSlice,
-  seededRandom,
   testCatalog,
 } from './helpers.js';
 

@@ -4,7 +4,7 @@
  * last dead-letter record of a partition says up to which source offset the work was already done, and
  * re-read records are not dead-lettered twice.
  */
-import { ensureTopic, type EventLog, type LogMessage, type LogRecord } from '@lambda/common';
+import { ensureTopic, type EventLog, type LogMessage, type LogRecord } from '@lambda/core';
 
 export const DEAD_LETTER_SUFFIX = '.dead-letter';
 

@@ -3,7 +3,7 @@
  * reading them through its own follower of the log, so decoding and folding run on another core.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { Catalog, openLogFollower, type CatalogDefinition, type LogFollowerDescriptor } from '@lambda/common';
+import { Catalog, isRetriable, openLogFollower, type CatalogDefinition, type LogFollowerDescriptor } from '@lambda/core';
 import { FolderHost, type FolderOptions } from './folder-host.js';
 
 export interface FoldWorkerData {
@@ -19,7 +19,7 @@ export type FoldWorkerRequest =
   /** Answered by nobody: a hint only starts background folding. */
   | { id: 0; op: 'hint'; args: Parameters<FolderHost['hint']> };
 
-export type FoldWorkerResponse = { id: number; result: unknown } | { id: number; error: { message: string; stack?: string } };
+export type FoldWorkerResponse = { id: number; result: unknown } | { id: number; error: { message: string; stack?: string; retriable: boolean } };
 
 const data = workerData as FoldWorkerData;
 const follower = await openLogFollower(data.follower);
@@ -42,7 +42,12 @@ parentPort!.on('message', (request: FoldWorkerRequest) => {
   };
   run().then(
     (result) => parentPort!.postMessage({ id: request.id, result } satisfies FoldWorkerResponse),
-    (error: Error) => parentPort!.postMessage({ id: request.id, error: { message: error.message, stack: error.stack } } satisfies FoldWorkerResponse),
+    (error: Error) =>
+      parentPort!.postMessage({
+        id: request.id,
+        // Whether it may be retried crosses the thread boundary: the pipeline narrows down only what is not.
+        error: { message: error.message, stack: error.stack, retriable: isRetriable(error) },
+      } satisfies FoldWorkerResponse),
   );
 });
 parentPort!.postMessage({ ready: true });

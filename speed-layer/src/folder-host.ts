@@ -3,7 +3,7 @@
  * a worker thread's (reading through a follower of the log). The speed layer talks to either through
  * the FoldExecutor interface.
  */
-import type { Catalog, LogFollower } from '@lambda/common';
+import { UnknownTopicError, type Catalog, type LogFollower } from '@lambda/core';
 import { PartitionFolder, type FoldResult, type RestoredSlice } from './partition-folder.js';
 import type { SlicePolicy } from './slice-policy.js';
 
@@ -130,7 +130,7 @@ export class FolderHost implements FoldExecutor {
     let hosted = this.folders.get(id);
     if (!hosted) {
       const source = this.catalog.sources.get(topic);
-      if (!source) throw new Error(`No source topic "${topic}" in this thread's catalog`);
+      if (!source) throw new UnknownTopicError(`No source topic "${topic}" in this thread's catalog`, { topic });
       const folder = new PartitionFolder(source, this.catalog.viewsOf(topic), partition, this.options.slicePolicy);
       this.folders.set(id, (hosted = { folder, topic, partition, bound: 0, paused: false, tailing: undefined }));
     }

@@ -1,8 +1,8 @@
 // The public API of @lambda/speed-layer.
 export { SpeedLayer } from './speed-layer.js';
 export type { MicroBatchStats, SpeedLayerOptions } from './speed-layer.js';
-export { MicroBatchLoop } from '@lambda/common';
-export type { MicroBatchResult } from '@lambda/common';
+export { MicroBatchLoop } from '@lambda/core';
+export type { MicroBatchResult } from '@lambda/core';
 export { DEFAULT_SLICE_POLICY } from './slice-policy.js';
 export type { SlicePolicy } from './slice-policy.js';
 export { DEAD_LETTER_HEADERS, DEAD_LETTER_SUFFIX, deadLetterTopicOf } from './dead-letter-writer.js';

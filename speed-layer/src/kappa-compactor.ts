@@ -20,7 +20,7 @@ import {
   type ViewRow,
   type ViewStore,
   type JsonObject,
-} from '@lambda/common';
+} from '@lambda/core';
 
 export interface KappaCompactorOptions {
   viewStore: ViewStore;

@@ -1,12 +1,12 @@
 /**
  * Reads a topic's records back from the lake archive, for reprocessing offsets the log no longer holds
  * (below its start offsets). The archive's layout, its chain check and the local copies DuckDB reads are
- * the platform's one lake-archive contract (`listArchiveFiles`, `ArchiveFiles` in @lambda/common); each
+ * the platform's one lake-archive contract (`listArchiveFiles`, `ArchiveFiles` in @lambda/core); each
  * file holds the *valid* records of its range with their raw JSON value, read here with DuckDB and handed
  * on as log records, so they are decoded and folded exactly as the speed layer folds the log.
  */
 import { DuckDBInstance, VARCHAR, LIST, listValue } from '@duckdb/node-api';
-import { ArchiveFiles, CorruptDataError, listArchiveFiles, type Lake, type LogRecord } from '@lambda/common';
+import { ArchiveFiles, CorruptDataError, listArchiveFiles, type Lake, type LogRecord } from '@lambda/core';
 
 export interface LakeArchiveReaderOptions {
   lake: Lake;

@@ -3,7 +3,7 @@
  * records from `start` to `end`. Rows changed since the last write are marked dirty, so each micro-batch
  * writes only those, with their absolute state.
  */
-import type { CompiledView, RowState, Slice, SourceRow, ViewRow } from '@lambda/common';
+import type { CompiledView, RowState, Slice, SourceRow, ViewRow } from '@lambda/core';
 
 interface SliceRow {
   key: string;

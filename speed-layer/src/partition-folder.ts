@@ -4,7 +4,7 @@
  * (ends move, cut slices are replaced) only when `settle` says the writes landed. It runs in the main
  * thread or in a worker thread: everything it takes and returns is plain data.
  */
-import type { CompiledSource, CompiledView, LogRecord, Slice, ViewRow } from '@lambda/common';
+import { PlatformError, type CompiledSource, type CompiledView, type LogRecord, type Slice, type ViewRow } from '@lambda/core';
 import { OpenSlice } from './open-slice.js';
 import { shouldCut, type SlicePolicy } from './slice-policy.js';
 
@@ -103,13 +103,13 @@ export class PartitionFolder {
 
   private restored(): OpenSlice[] {
     // A worker thread started again after dying has fresh folders: the batch fails, and recovery restores.
-    if (!this.slices) throw new Error(`partition ${this.partition} of ${this.source.topic} was not restored from the store`);
+    if (!this.slices) throw new PlatformError(`partition ${this.partition} of ${this.source.topic} was not restored from the store`, { context: { topic: this.source.topic, partition: this.partition } });
     return this.slices;
   }
 
   /** Folds one record (the next after the last folded, from `readFrom` on) into the open slices. */
   foldRecord(record: LogRecord): void {
-    if (this.proposals) throw new Error(`partition ${this.partition}: the previous fold was neither settled nor restored`);
+    if (this.proposals) throw new PlatformError(`partition ${this.partition}: the previous fold was neither settled nor restored`, { context: { topic: this.source.topic, partition: this.partition } });
     const decoded = this.source.decode(record);
     if (!decoded.ok) {
       this.invalid.push({ offset: record.offset, timestamp: record.timestamp, key: record.key, value: record.value, headers: record.headers, reason: decoded.reason });

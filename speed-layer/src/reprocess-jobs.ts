@@ -4,7 +4,7 @@
  * by it never switched readers: generation N still serves, and the next run builds at a fresh name).
  */
 import { randomUUID } from 'node:crypto';
-import { ConflictError, type ViewDefinition } from '@lambda/common';
+import { ConflictError, type ViewDefinition } from '@lambda/core';
 import type { ReprocessProgress, ReprocessResult, Reprocessor } from './reprocessor.js';
 
 export interface ReprocessJob {

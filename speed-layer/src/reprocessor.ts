@@ -39,7 +39,7 @@ import {
   type ViewDefinition,
   type ViewGeneration,
   type ViewStore,
-} from '@lambda/common';
+} from '@lambda/core';
 import { FolderHost } from './folder-host.js';
 import type { KappaCompactor } from './kappa-compactor.js';
 import { LakeArchiveReader } from './lake-archive-reader.js';

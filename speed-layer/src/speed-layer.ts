@@ -14,7 +14,7 @@ import {
   type Metrics,
   type SpeedLayerHealth,
   type ViewStore,
-} from '@lambda/common';
+} from '@lambda/core';
 import { FolderHost, type FoldExecutor, type RecordReader } from './folder-host.js';
 import { DEFAULT_SLICE_POLICY, type SlicePolicy } from './slice-policy.js';
 import { TopicPipeline } from './topic-pipeline.js';

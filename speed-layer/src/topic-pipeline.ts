@@ -24,7 +24,7 @@ import {
   type QuarantineEntry,
   type TopicPipelineHealth,
   type ViewStore,
-} from '@lambda/common';
+} from '@lambda/core';
 import { DeadLetterWriter } from './dead-letter-writer.js';
 import type { FoldExecutor } from './folder-host.js';
 import type { RestoredSlice } from './partition-folder.js';

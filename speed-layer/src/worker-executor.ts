@@ -5,7 +5,7 @@
  */
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import type { Catalog, LogFollowerDescriptor, Logger } from '@lambda/common';
+import { PlatformError, type Catalog, type LogFollowerDescriptor, type Logger } from '@lambda/core';
 import type { FoldWorkerData, FoldWorkerRequest, FoldWorkerResponse } from './fold-worker.js';
 import type { FoldExecutor, FolderOptions } from './folder-host.js';
 import type { FoldResult, RestoredSlice } from './partition-folder.js';
@@ -59,7 +59,7 @@ class FoldWorker {
       const pending = this.pending.get(message.id);
       this.pending.delete(message.id);
       if ('error' in message) {
-        const error = new Error(message.error.message);
+        const error = new PlatformError(message.error.message, { retriable: message.error.retriable });
         error.stack = message.error.stack;
         pending?.reject(error);
       } else {
@@ -68,13 +68,15 @@ class FoldWorker {
     });
     worker.on('exit', (code) => {
       if (this.worker === worker) this.worker = undefined;
-      const error = new Error(`a speed-layer worker exited (code ${code})`);
+      // Not retriable: a record that kills its worker every time is narrowed down and quarantined like any
+      // other poison record, rather than retried forever.
+      const error = new PlatformError(`a speed-layer worker exited (code ${code})`, { context: { code } });
       for (const { reject } of this.pending.values()) reject(error);
       this.pending.clear();
       if (!this.closing) this.logger.error({ code }, 'speed-layer worker exited; it restarts with the next micro-batch');
     });
     const [message] = (await Promise.race([once(worker, 'message'), once(worker, 'error').then(([error]) => Promise.reject(error))])) as [unknown];
-    if (!(message as { ready?: boolean }).ready) throw new Error('a speed-layer worker did not start');
+    if (!(message as { ready?: boolean }).ready) throw new PlatformError('a speed-layer worker did not start');
     this.worker = worker;
     return worker;
   }

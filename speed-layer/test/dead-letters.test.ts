@@ -1,4 +1,4 @@
-import type { Catalog, CompiledView, LogRecord } from '@lambda/common';
+import type { Catalog, CompiledView, LogRecord } from '@lambda/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEAD_LETTER_HEADERS, SpeedLayer, deadLetterTopicOf } from '../src/index.js';
 import {

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, type Catalog } from '@lambda/common';
+import { InvalidArgumentError, type Catalog } from '@lambda/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SpeedLayer } from '../src/index.js';
 import {

@@ -27,7 +27,8 @@ import {
   type TopicDescription,
   type ViewRow,
   type ViewStore,
-} from '@lambda/common';
+  seededRandom,
+} from '@lambda/core';
 
 export const TOPIC = 'pageviews';
 export const DEAD_LETTER_TOPIC = 'pageviews.dead-letter';
@@ -135,18 +136,6 @@ export async function appendRaw(log: EventLog, partition: number, messages: read
     messages.map((message) => ({ ...message, partition })),
   );
   return appended.map((record) => record.offset);
-}
-
-/** A deterministic pseudo-random generator (mulberry32), so generated data is the same on every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** `count` page views over a few urls, users, partitions and minutes (event times in any order). */

@@ -1,4 +1,4 @@
-import type { Catalog, CompiledView } from '@lambda/common';
+import type { Catalog, CompiledView } from '@lambda/core';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SpeedLayer, type SpeedLayerOptions } from '../src/index.js';

@@ -1,4 +1,4 @@
-import { Catalog, Metrics, type CompiledView, type Slice } from '@lambda/common';
+import { Catalog, Metrics, type CompiledView, type Slice } from '@lambda/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SpeedLayer } from '../src/index.js';
 import {

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Catalog } from '@lambda/common';
+import type { Catalog } from '@lambda/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SpeedLayer } from '../src/index.js';
 import {

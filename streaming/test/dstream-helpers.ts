@@ -1,4 +1,4 @@
-import { StreamingContext, type DStream, type StreamingContextOptions } from '../../src/index.js';
+import { StreamingContext, type DStream, type StreamingContextOptions } from '../src/index.js';
 
 /** A context whose batches run only on `runBatch()`, with pprint captured, for deterministic tests. */
 export async function manualContext(options: Partial<StreamingContextOptions> = {}): Promise<{ context: StreamingContext; printed: string[] }> {

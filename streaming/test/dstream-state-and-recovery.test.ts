@@ -2,8 +2,9 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Catalog, EmbeddedEventLog, StreamingContext, UnknownViewError, type ViewFeedReport } from '../../src/index.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { Catalog, EmbeddedEventLog, UnknownViewError } from '@lambda/core';
+import { StreamingContext, type ViewFeedReport } from '../src/index.js';
+import { makeTempDir } from '@lambda/test-kit';
 import { collect, manualContext, runBatches, sortedPairs } from './dstream-helpers.js';
 
 type TempDir = Awaited<ReturnType<typeof makeTempDir>>;

@@ -1,8 +1,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../../src/index.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { InvalidArgumentError } from '@lambda/core';
+import { makeTempDir } from '@lambda/test-kit';
 import { collect, manualContext, runBatches, sortedPairs } from './dstream-helpers.js';
 
 const lines = [['the quick fox', 'the lazy dog'], [], ['a b a', 'b'], ['fox fox fox']];

@@ -1,8 +1,8 @@
 import { rename, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DirectorySource } from '../../src/index.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { DirectorySource } from '../src/index.js';
+import { makeTempDir } from '@lambda/test-kit';
 
 describe('when a directory source watches a directory', () => {
   let dir: Awaited<ReturnType<typeof makeTempDir>>;

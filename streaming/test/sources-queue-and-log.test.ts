@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EmbeddedEventLog, LogTopicSource, QueueSource } from '../../src/index.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { EmbeddedEventLog } from '@lambda/core';
+import { LogTopicSource, QueueSource } from '../src/index.js';
+import { makeTempDir } from '@lambda/test-kit';
 
 describe('when a queue source is polled', () => {
   it('should hand out one array per poll, then empty batches', async () => {

@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SocketTextSource } from '../../src/index.js';
+import { SocketTextSource } from '../src/index.js';
 
 /** Polls until `count` lines have arrived or the time is up. */
 async function pollLines(source: SocketTextSource, count: number, timeoutMs = 5000): Promise<string[]> {

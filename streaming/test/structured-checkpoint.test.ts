@@ -18,8 +18,8 @@ import {
   type SinkBatch,
   type StreamingDataFrame,
   type StructuredSink,
-} from '../../src/index.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+} from '../src/index.js';
+import { makeTempDir } from '@lambda/test-kit';
 import { MINUTE, TICK_SCHEMA, canonical, jsonQueue, randomTicks, runAvailable, type Tick } from './structured-helpers.js';
 
 const { count, max, sum, window } = F;

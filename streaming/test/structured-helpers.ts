@@ -13,7 +13,8 @@ import {
   type StreamSchema,
   type StreamingDataFrame,
   type StreamingQuery,
-} from '../../src/index.js';
+} from '../src/index.js';
+import { seededRandom } from '@lambda/core';
 
 /** 2024-06-11 12:00:00 UTC: a minute boundary. */
 export const BASE = Date.UTC(2024, 5, 11, 12, 0, 0);
@@ -28,24 +29,12 @@ export interface Tick {
 
 export const TICK_SCHEMA: StreamSchema = { eventTimeField: 'ts', fields: { symbol: 'string', price: 'number', trader: 'string' } };
 
-/** A small seeded PRNG (mulberry32), so every run sees the same "random" data. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Batches of ticks over `minutes` minutes. Prices are multiples of 0.25, so every sum is exact in
  * floating point whatever the order of addition.
  */
 export function randomTicks(seed: number, batches: number, perBatch: number, minutes = 6): Tick[][] {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const pick = <T>(items: readonly T[]) => items[Math.floor(next() * items.length)]!;
   return Array.from({ length: batches }, () =>
     Array.from({ length: perBatch }, () => ({

@@ -5,7 +5,7 @@
  * modes batch by batch, and the steps allowed after an aggregation.
  */
 import { describe, expect, it } from 'vitest';
-import { F, QueueSource, readStream, type OutputRow } from '../../src/index.js';
+import { F, QueueSource, readStream, type OutputRow } from '../src/index.js';
 import { BASE, MINUTE, TICK_SCHEMA, canonical, jsonQueue, randomTicks, runAvailable, type Tick } from './structured-helpers.js';
 
 const { approx_count_distinct, avg, col, count, desc, explode, expr, max, min, split, sum, window } = F;

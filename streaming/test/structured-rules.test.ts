@@ -5,16 +5,14 @@
 import { describe, expect, it } from 'vitest';
 import {
   F,
-  InvalidArgumentError,
   MemoryTables,
-  UnsupportedOperationError,
   readStream,
-  type JsonValue,
   type OutputMode,
   type SourceBatch,
   type StreamSource,
   type StreamingDataFrame,
-} from '../../src/index.js';
+} from '../src/index.js';
+import { InvalidArgumentError, UnsupportedOperationError, type JsonValue } from '@lambda/core';
 import { TICK_SCHEMA } from './structured-helpers.js';
 
 const { count, window } = F;

@@ -7,8 +7,9 @@ import { rename, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EmbeddedEventLog, F, MemoryTables, QueueSource, Trigger, formatTable, readStream, type OutputRow } from '../../src/index.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
+import { EmbeddedEventLog } from '@lambda/core';
+import { F, MemoryTables, QueueSource, Trigger, formatTable, readStream, type OutputRow } from '../src/index.js';
+import { makeTempDir } from '@lambda/test-kit';
 import { BASE, MINUTE, TICK_SCHEMA, jsonQueue, randomTicks } from './structured-helpers.js';
 
 const { count, explode, split, sum, window } = F;

@@ -9,21 +9,16 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import {
   Catalog,
   EmbeddedEventLog,
-  F,
-  MemoryTables,
-  QueueSource,
   SqlParameters,
-  Trigger,
-  readStream,
   type CompiledView,
   type LogRecord,
-  type OutputRow,
   type RowState,
   type SourceRow,
-  type StreamingDataFrame,
-} from '../../src/index.js';
-import { makeTempDir } from '../helpers/temp-dir.js';
-import { BASE, MINUTE, canonical, random, runAvailable } from './structured-helpers.js';
+  seededRandom,
+} from '@lambda/core';
+import { F, MemoryTables, QueueSource, Trigger, readStream, type OutputRow, type StreamingDataFrame } from '../src/index.js';
+import { makeTempDir } from '@lambda/test-kit';
+import { BASE, MINUTE, canonical, runAvailable } from './structured-helpers.js';
 
 const { approx_count_distinct, avg, count, explode, max, min, split, sum, window } = F;
 const TOPIC = 'pageviews';
@@ -53,7 +48,7 @@ afterEach(async () => {
 /** Random page views over 5 minutes, some with a null latency, one that does not decode. */
 async function writePageViews(count: number): Promise<void> {
   await log.createTopic(TOPIC, { partitions: 2 });
-  const next = random(42);
+  const next = seededRandom(42);
   const messages = Array.from({ length: count }, (_, i) => ({
     partition: i % 2,
     value: JSON.stringify({

@@ -4,7 +4,8 @@
  * expectation is a separate simulation of that rule over plain counts.
  */
 import { describe, expect, it } from 'vitest';
-import { F, Metrics, Trigger, readStream, type OutputRow } from '../../src/index.js';
+import { F, Trigger, readStream, type OutputRow } from '../src/index.js';
+import { Metrics } from '@lambda/core';
 import { BASE, MINUTE, TICK_SCHEMA, canonical, jsonQueue, runAvailable, type Tick } from './structured-helpers.js';
 
 const { count, sum, window } = F;

@@ -1,6 +1,6 @@
 // s3rver ships no types: the reference brings its declarations along when another package's tests import this helper.
 // eslint-disable-next-line @typescript-eslint/triple-slash-reference
-/// <reference path="../types/s3rver.d.ts" />
+/// <reference path="./types/s3rver.d.ts" />
 /**
  * A real S3 HTTP API for tests: s3rver on a free port, storing under a temp dir, with a bucket created.
  *

@@ -1,4 +1,6 @@
 /**
+ * (Over 400 lines: one adapter of one port; its parts share the queues and the run bookkeeping.)
+ *
  * The scheduler on BullMQ (Redis): every job name is a queue with a global concurrency of one, so one run
  * at a time across every process; schedules are BullMQ job schedulers whose ticks trigger the job the
  * way a manual trigger does (so at most one run waits, whoever asked); status and history are read from
@@ -13,11 +15,30 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { ClosedError, ConnectionError, InvalidArgumentError, PlatformError, TimeoutError, UnknownJobError } from '../../../errors/errors.js';
-import { silentLogger, type Logger } from '../../../logging/logger.js';
-import type { JsonValue } from '../../../records/json.js';
-import type { JobHandler, JobOptions, JobRun, JobState, JobStatus, JobTrigger, Repeat, Scheduler } from '../scheduler.js';
-import { normalizeProgress, runNumber, validateJobName, validateJobOptions, validateRepeat } from '../validation.js';
+import {
+  ClosedError,
+  ConnectionError,
+  InvalidArgumentError,
+  PlatformError,
+  TimeoutError,
+  UnknownJobError,
+  silentLogger,
+  type Logger,
+  type JsonValue,
+  type JobHandler,
+  type JobOptions,
+  type JobRun,
+  type JobState,
+  type JobStatus,
+  type JobTrigger,
+  type Repeat,
+  type Scheduler,
+  normalizeProgress,
+  runNumber,
+  validateJobName,
+  validateJobOptions,
+  validateRepeat,
+} from '@lambda/core';
 import {
   bullJobId,
   parseRunId,
@@ -358,10 +379,10 @@ export class BullmqScheduler implements Scheduler {
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         this.logger.warn({ job: name, run: job.id, attempt: progress.attempts, err: error }, 'job attempt failed');
-        if (progress.attempts >= options.attempts || signal.aborted) throw new Error(message, { cause: error });
+        if (progress.attempts >= options.attempts || signal.aborted) throw new PlatformError(message, { cause: error });
         await sleep(options.backoffMs * 2 ** (progress.attempts - 1), undefined, { signal }).catch(() => undefined);
         // Closed during the backoff: no further attempt.
-        if (signal.aborted) throw new Error(message, { cause: error });
+        if (signal.aborted) throw new PlatformError(message, { cause: error });
       }
     }
   }

@@ -4,8 +4,7 @@
  * inside one BullMQ attempt, see bullmq-scheduler.ts).
  */
 import type { Job } from 'bullmq';
-import type { JsonValue } from '../../../records/json.js';
-import type { JobProgress, JobRun, JobState, JobTrigger } from '../scheduler.js';
+import type { JsonValue, JobProgress, JobRun, JobState, JobTrigger } from '@lambda/core';
 
 /** The data of every run's BullMQ job. */
 export interface StoredRunData {

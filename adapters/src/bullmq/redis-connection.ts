@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis, type RedisOptions } from 'ioredis';
-import { ConnectionError, InvalidArgumentError } from '../../../errors/errors.js';
+import { ConnectionError, InvalidArgumentError, TimeoutError } from '@lambda/core';
 
 export type RedisConnectionKind = 'fail-fast' | 'blocking';
 
@@ -26,7 +26,7 @@ export async function openRedis(redisUrl: string, kind: RedisConnectionKind, con
     await Promise.race([
       redis.connect(),
       sleep(connectTimeoutMs, undefined, { ref: false }).then(() => {
-        throw new Error(`no connection within ${connectTimeoutMs} ms${lastError ? ` (${lastError.message})` : ''}`);
+        throw new TimeoutError(`no connection within ${connectTimeoutMs} ms${lastError ? ` (${lastError.message})` : ''}`);
       }),
     ]);
   } catch (error) {
@@ -41,13 +41,16 @@ export async function openRedis(redisUrl: string, kind: RedisConnectionKind, con
 
 /** A `redis:` or `rediss:` URL, or an InvalidArgumentError naming it. */
 export function parseRedisUrl(redisUrl: string): URL {
+  let url: URL;
   try {
-    const url = new URL(redisUrl);
-    if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error('the scheme must be redis: or rediss:');
-    return url;
+    url = new URL(redisUrl);
   } catch (error) {
     throw new InvalidArgumentError(`Invalid Redis URL ${JSON.stringify(redisUrl)}: ${(error as Error).message}`, { redisUrl });
   }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new InvalidArgumentError(`Invalid Redis URL ${JSON.stringify(redisUrl)}: the scheme must be redis: or rediss:`, { redisUrl });
+  }
+  return url;
 }
 
 /** A Redis URL without its password, for logs and status pages. */

@@ -3,9 +3,7 @@
  * times as bigint (read back as the driver's Long), and what reads return frozen, as the port promises.
  */
 import { types } from 'cassandra-driver';
-import { CorruptDataError } from '../../../errors/errors.js';
-import { deepFreeze, type JsonValue } from '../../../records/json.js';
-import type { BatchManifest, Slice, ViewRow } from '../view-store.js';
+import { CorruptDataError, deepFreeze, isJsonObject, type JsonValue, type BatchManifest, type Slice, type ViewRow } from '@lambda/core';
 
 /** Batch rows of one version are spread over this many partitions. Fixed forever: readers derive it too. */
 export const BATCH_ROW_BUCKETS = 8;
@@ -137,14 +135,16 @@ export function encodeManifest(manifest: BatchManifest): string {
 }
 
 export function decodeManifest(text: string, view: string): BatchManifest {
-  let parsed: BatchManifest;
+  let parsed: unknown;
   try {
-    parsed = JSON.parse(text) as BatchManifest;
+    parsed = JSON.parse(text);
   } catch (error) {
     throw new CorruptDataError(`The stored manifest of view "${view}" is not JSON: ${(error as Error).message}`, { view });
   }
-  if (parsed?.view !== view || !Number.isSafeInteger(parsed.version) || !Array.isArray(parsed.horizon)) {
-    throw new CorruptDataError(`The stored manifest of view "${view}" is not a manifest of that view`, { view });
-  }
-  return deepFreeze(parsed as unknown as JsonValue) as unknown as BatchManifest;
+  if (!isManifestOf(parsed, view)) throw new CorruptDataError(`The stored manifest of view "${view}" is not a manifest of that view`, { view });
+  return deepFreeze(parsed);
+}
+
+function isManifestOf(value: unknown, view: string): value is BatchManifest {
+  return isJsonObject(value) && value.view === view && Number.isSafeInteger(value.version) && Array.isArray(value.horizon);
 }

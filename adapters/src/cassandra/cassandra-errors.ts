@@ -5,7 +5,7 @@
  * credentials or bad arguments will not.
  */
 import { errors, types } from 'cassandra-driver';
-import { ConnectionError, InvalidArgumentError, PlatformError, TimeoutError } from '../../../errors/errors.js';
+import { ConnectionError, InvalidArgumentError, PlatformError, TimeoutError } from '@lambda/core';
 
 const codes = types.responseErrorCodes;
 

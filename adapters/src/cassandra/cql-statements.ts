@@ -6,8 +6,7 @@
  * a parameter of a prepared statement, so no caller-supplied text ever reaches a statement's text.
  */
 import { types } from 'cassandra-driver';
-import type { JsonValue } from '../../../records/json.js';
-import type { BatchManifest, RowFilter, Slice, SliceRef, ViewRow } from '../view-store.js';
+import type { JsonValue, BatchManifest, RowFilter, Slice, SliceRef, ViewRow } from '@lambda/core';
 import { BATCH_ROW_BUCKETS, bucketOfKey, encodeManifest, encodeState } from './cassandra-codec.js';
 import { validateKeyspace } from './schema.js';
 

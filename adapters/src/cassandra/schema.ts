@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from '../../../errors/errors.js';
+import { ConfigError } from '@lambda/core';
 
 /** The schema file's path relative to the repository root. */
 export const SCHEMA_FILE = join('infra', 'cassandra', 'schema.cql');

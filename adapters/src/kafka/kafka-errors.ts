@@ -12,7 +12,7 @@ import {
   TimeoutError,
   TopicExistsError,
   UnknownTopicError,
-} from '../../../errors/errors.js';
+} from '@lambda/core';
 
 /** The fields of a kafkajs error the mapping reads (kafkajs's classes are not exported with types we can test by). */
 interface KafkaJsErrorShape {

@@ -7,27 +7,31 @@
  * so a key lands in the same partition as on the embedded log and on any Java producer.
  */
 import kafkajs, { type Admin, type ISocketFactory, type Kafka, type Message, type Producer, type SASLOptions } from 'kafkajs';
-import { ClosedError, InvalidArgumentError, InvalidTopicError, TopicExistsError, UnknownTopicError } from '../../../errors/errors.js';
-import { silentLogger, type Logger } from '../../../logging/logger.js';
-import type { Metrics } from '../../../metrics/metrics.js';
-import type {
-  AppendedRecord,
-  CreateTopicOptions,
-  EventLog,
-  LogMessage,
-  ReadOptions,
-  ReadResult,
-  TopicDescription,
-} from '../event-log.js';
-import { partitionForKey } from '../partitioner.js';
 import {
+  ClosedError,
+  InvalidArgumentError,
+  InvalidTopicError,
+  TopicExistsError,
+  UnknownTopicError,
+  silentLogger,
+  type Logger,
+  type Metrics,
+  type AppendedRecord,
+  type CreateTopicOptions,
+  type EventLog,
+  type LogMessage,
+  type ReadOptions,
+  type ReadResult,
+  type TopicDescription,
+  partitionForKey,
   validateGroupName,
   validateOffset,
   validatePartition,
   validatePartitionCount,
   validateReadLimit,
   validateTopicName,
-} from '../validation.js';
+  eventLogMetrics,
+} from '@lambda/core';
 import { mapKafkaErrors } from './kafka-errors.js';
 import { KafkaGroupOffsets } from './kafka-group-offsets.js';
 import { createInternalCluster, type InternalCluster } from './kafka-internal-cluster.js';
@@ -99,18 +103,7 @@ export class KafkaEventLog implements EventLog {
   ) {
     this.reader = new KafkaReader({ cluster: clients.cluster, logger });
     this.groupOffsets = new KafkaGroupOffsets({ cluster: clients.cluster, admin: clients.admin, logger });
-    this.metrics = metrics && {
-      appendedRecords: metrics.counter({
-        name: 'lambda_log_appended_records_total',
-        help: 'Records appended to the event log',
-        labelNames: ['topic'],
-      }),
-      appendDuration: metrics.histogram({
-        name: 'lambda_log_append_duration_seconds',
-        help: 'Time from append call to acknowledgement',
-        buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-      }),
-    };
+    this.metrics = metrics && eventLogMetrics(metrics);
   }
 
   /** Connects the admin client, the idempotent producer and the reader's cluster to `options.brokers`. */

@@ -9,8 +9,7 @@
  * committed offsets goes through the public `admin.fetchOffsets`.
  */
 import type { Admin } from 'kafkajs';
-import type { Logger } from '../../../logging/logger.js';
-import { retry } from '../../../retry/retry.js';
+import { type Logger, retry } from '@lambda/core';
 import { mapKafkaErrors } from './kafka-errors.js';
 import type { InternalBroker, InternalCluster } from './kafka-internal-cluster.js';
 

@@ -8,7 +8,7 @@
  * test/kafka-internals.test.ts, and the contract suite drives these internals against a real broker.
  */
 import type { Kafka } from 'kafkajs';
-import { PlatformError } from '../../../errors/errors.js';
+import { PlatformError } from '@lambda/core';
 
 /** A record as kafkajs's record-batch decoder yields it. */
 export interface InternalRecord {

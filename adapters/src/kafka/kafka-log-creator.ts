@@ -1,6 +1,6 @@
 /** kafkajs's log lines sent to the platform's logger, so they land where every other component's do. */
 import kafkajs, { type LogEntry, type logCreator } from 'kafkajs';
-import type { Logger } from '../../../logging/logger.js';
+import type { Logger } from '@lambda/core';
 
 const { logLevel } = kafkajs;
 

@@ -11,11 +11,8 @@
  * A partition's start and end offsets come the same way (ListOffsets to its leader), read committed as
  * a Fetch is, so `endOffsets` and a read agree on where a partition ends.
  */
-import { PlatformError, UnknownTopicError } from '../../../errors/errors.js';
-import { isRetriable } from '../../../errors/errors.js';
-import { retry } from '../../../retry/retry.js';
-import type { Logger } from '../../../logging/logger.js';
-import type { LogRecord, ReadResult } from '../event-log.js';
+import kafkajs from 'kafkajs';
+import { PlatformError, UnknownTopicError, isRetriable, retry, type Logger, type LogRecord, type ReadResult } from '@lambda/core';
 import { mapKafkaErrors, type KafkaErrorContext } from './kafka-errors.js';
 import { READ_COMMITTED, type InternalCluster, type InternalFetchPartition, type InternalRecord } from './kafka-internal-cluster.js';
 
@@ -181,7 +178,8 @@ export class KafkaReader {
     const nodeId = leaders.find(([, partitions]) => partitions.includes(partition))?.[0];
     if (nodeId === undefined) {
       await cluster.refreshMetadata();
-      throw Object.assign(new Error(`No leader known for ${clusterTopic}/${partition}`), { name: 'KafkaJSError', type: 'LEADER_NOT_AVAILABLE', retriable: true });
+      // kafkajs's own error, so that the mapping to platform errors (kafka-errors.ts) treats it as kafkajs's.
+      throw Object.assign(new kafkajs.KafkaJSError(`No leader known for ${clusterTopic}/${partition}`, { retriable: true }), { type: 'LEADER_NOT_AVAILABLE' });
     }
     const broker = await cluster.findBroker({ nodeId });
     const response = await broker.fetch({
@@ -194,7 +192,7 @@ export class KafkaReader {
       topics: [{ topic: clusterTopic, partitions: [{ partition, fetchOffset: String(offset), maxBytes }] }],
     });
     const found = response.responses.find((r) => r.topicName === clusterTopic)?.partitions.find((p) => p.partition === partition);
-    if (!found) throw Object.assign(new Error(`The fetch response holds no ${clusterTopic}/${partition}`), { name: 'KafkaJSError', retriable: true });
+    if (!found) throw new kafkajs.KafkaJSError(`The fetch response holds no ${clusterTopic}/${partition}`, { retriable: true });
     return found;
   }
 }

@@ -4,14 +4,7 @@
  * ObjectNotFoundError, and the rest a non-retriable PlatformError. Each carries the bucket, key and HTTP
  * status, and S3's own error code, so callers and logs never parse messages.
  */
-import {
-  ConnectionError,
-  InvalidObjectKeyError,
-  NotFoundError,
-  ObjectNotFoundError,
-  PlatformError,
-  TimeoutError,
-} from '../../../errors/errors.js';
+import { ConnectionError, InvalidObjectKeyError, NotFoundError, ObjectNotFoundError, PlatformError, TimeoutError } from '@lambda/core';
 
 /** What a failed request was about, for the error's context. */
 export interface S3ErrorContext {

@@ -20,11 +20,20 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
-import { ClosedError, InvalidArgumentError, ObjectNotFoundError } from '../../../errors/errors.js';
-import { silentLogger, type Logger } from '../../../logging/logger.js';
-import { retry } from '../../../retry/retry.js';
-import type { Lake, LakeObjectInfo, ListOptions, ObjectBody } from '../lake.js';
-import { validateObjectKey, validateObjectPrefix } from '../object-key.js';
+import {
+  ClosedError,
+  InvalidArgumentError,
+  ObjectNotFoundError,
+  silentLogger,
+  type Logger,
+  retry,
+  type Lake,
+  type LakeObjectInfo,
+  type ListOptions,
+  type ObjectBody,
+  validateObjectKey,
+  validateObjectPrefix,
+} from '@lambda/core';
 import { toPlatformError, type S3ErrorContext } from './s3-errors.js';
 
 const MiB = 1024 * 1024;

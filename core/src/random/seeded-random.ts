@@ -1,4 +1,4 @@
-/** A small seeded PRNG (mulberry32): the same seed gives the same stream, so demos are reproducible. */
+/** A small seeded PRNG (mulberry32): the same seed gives the same stream, so demos and tests are reproducible. */
 export class SeededRandom {
   private state: number;
 
@@ -33,4 +33,10 @@ export class SeededRandom {
     }
     return weights.length - 1;
   }
+}
+
+/** The same stream as a plain function: `seededRandom(7)()` is uniform in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  const random = new SeededRandom(seed);
+  return () => random.next();
 }

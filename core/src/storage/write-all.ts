@@ -1,4 +1,5 @@
 import type { FileHandle } from 'node:fs/promises';
+import { PlatformError } from '../errors/errors.js';
 
 /**
  * Writes every byte of `buffers` at `position` (or the handle's current position), looping over short
@@ -9,7 +10,7 @@ export async function writeAll(handle: FileHandle, buffers: readonly Buffer[], p
   let written = 0;
   while (remaining.length > 0) {
     const { bytesWritten } = await handle.writev(remaining, position === undefined ? undefined : position + written);
-    if (bytesWritten === 0) throw new Error('write made no progress');
+    if (bytesWritten === 0) throw new PlatformError('write made no progress (is the disk full?)', { context: { position: position === undefined ? null : position + written } });
     written += bytesWritten;
     remaining = skipBytes(remaining, bytesWritten);
   }

@@ -9,8 +9,8 @@
  * A view that never was reprocessed has no pointer: generation 1, stored under the view's own name, with
  * the catalog's definition.
  */
-import { InvalidArgumentError, UnknownViewError } from '../errors/errors.js';
-import type { JsonObject } from '../records/json.js';
+import { CorruptDataError, InvalidArgumentError, UnknownViewError } from '../errors/errors.js';
+import { isJsonObject, type JsonObject } from '../records/json.js';
 import type { BatchManifest, ViewStore } from '../ports/view-store/view-store.js';
 import type { Catalog } from './catalog.js';
 import { CompiledView, type ViewDefinition } from './view.js';
@@ -54,7 +54,8 @@ export async function readViewGeneration(store: ViewStore, catalog: Catalog, vie
   if (!base) throw new UnknownViewError(`Unknown view "${view}"; known: ${[...catalog.views.keys()].join(', ')}`, { view });
   const pointer = await store.readManifest(generationPointerName(view));
   if (!pointer?.stats) return { view, generation: 1, storage: view, definition: base.definition, compiled: base };
-  return compileGeneration(catalog, pointer.stats.definition as unknown as ViewDefinition, pointer.version);
+  const stored = decodePointer(view, pointer);
+  return compileGeneration(catalog, stored.definition, stored.generation);
 }
 
 /**
@@ -68,8 +69,53 @@ export async function publishViewGeneration(store: ViewStore, generation: ViewGe
     horizon: [],
     publishedAt: at,
     newestRecordAt: null,
-    stats: { storage: generation.storage, definition: generation.definition as unknown as JsonObject },
+    stats: encodePointer(generation),
   });
+}
+
+/** What the pointer manifest's stats hold: the serving generation's storage name and definition. */
+interface GenerationPointer {
+  generation: number;
+  storage: string;
+  definition: ViewDefinition;
+}
+
+function encodePointer(generation: ViewGeneration): JsonObject {
+  // A definition is JSON by construction (it comes from a catalog file or a request body): the round trip
+  // drops nothing but undefined fields, and proves it.
+  const definition: unknown = JSON.parse(JSON.stringify(generation.definition));
+  if (!isJsonObject(definition)) throw new InvalidArgumentError(`The definition of view "${generation.view}" is not a JSON object`, { view: generation.view });
+  return { storage: generation.storage, definition };
+}
+
+/**
+ * The pointer as stored, checked: a pointer that is not one (a hand-edited store, a bug) is a
+ * CorruptDataError naming the view, never a definition taken on trust. Compiling it checks the rest.
+ */
+function decodePointer(view: string, pointer: BatchManifest): GenerationPointer {
+  const { storage, definition } = pointer.stats ?? {};
+  const corrupt = (why: string) => new CorruptDataError(`The generation pointer of view "${view}" is corrupt: ${why}`, { view, version: pointer.version });
+  if (storage !== generationStorageName(view, pointer.version)) throw corrupt(`it names storage ${JSON.stringify(storage)} for generation ${pointer.version}`);
+  if (!isViewDefinition(definition)) throw corrupt('its definition is not a view definition');
+  if (definition.name !== view) throw corrupt(`its definition is named ${JSON.stringify(definition.name)}`);
+  return { generation: pointer.version, storage, definition };
+}
+
+/** The shape of a ViewDefinition (its fields' types); what the fields say is checked by compiling it. */
+function isViewDefinition(value: unknown): value is ViewDefinition {
+  if (!isJsonObject(value)) return false;
+  const { name, source, key, aggregates, derive, filter, window, description } = value;
+  const isStringRecord = (record: unknown) => isJsonObject(record) && Object.values(record).every((entry) => typeof entry === 'string');
+  return (
+    typeof name === 'string' &&
+    typeof source === 'string' &&
+    (typeof key === 'string' || (Array.isArray(key) && key.every((part) => typeof part === 'string'))) &&
+    isStringRecord(aggregates) &&
+    (derive === undefined || isStringRecord(derive)) &&
+    (filter === undefined || typeof filter === 'string') &&
+    (description === undefined || typeof description === 'string') &&
+    (window === undefined || isJsonObject(window))
+  );
 }
 
 /**

@@ -17,8 +17,7 @@
  */
 import { InvalidArgumentError } from '../errors/errors.js';
 import type { JsonObject } from '../records/json.js';
-import type { Aggregate } from './aggregates/aggregate.js';
-import { toNumber } from './aggregates/aggregate.js';
+import { type Aggregate, toNumber } from './aggregates/aggregate.js';
 import { ApproxDistinctAggregate, TopKAggregate } from './aggregates/sketch-aggregates.js';
 import { AverageAggregate, CountAggregate, ExtremumAggregate, SumAggregate } from './aggregates/simple-aggregates.js';
 import type { Value, ValueType } from './expression/ast.js';

@@ -7,7 +7,8 @@
  * SASL/PLAIN, the token as password.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createLogger, EmbeddedEventLog, KafkaProtocolServer, LOG_LEVELS, type LogLevel } from '@lambda/common';
+import { createLogger, EmbeddedEventLog, LOG_LEVELS, type LogLevel } from '@lambda/core';
+import { KafkaProtocolServer } from '@lambda/kafka-protocol';
 
 function integer(name: string, min: number, max: number) {
   return (raw: string): number => {

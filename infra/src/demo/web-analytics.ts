@@ -2,8 +2,7 @@
  * The web-analytics demo: page views (url, user, referrer, latency, device) with a share of late events
  * and a trickle of malformed ones, and the views a web-analytics team would define over them.
  */
-import type { CatalogDefinition, EventLog, Logger } from '@lambda/common';
-import { SeededRandom } from './random.js';
+import { type CatalogDefinition, type EventLog, type Logger, SeededRandom } from '@lambda/core';
 
 export const PAGEVIEWS = 'pageviews';
 

@@ -10,6 +10,7 @@ import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { enginePaths, POM_FILE, type EngineName } from './engine-paths.js';
+import { PlatformError } from '@lambda/core';
 
 export interface EngineJars {
   /** The jars as a java `-cp` value. */
@@ -29,7 +30,7 @@ export async function resolveJars(engine: EngineName, report: (line: string) => 
     await promisify(execFile)('mvn', args, { maxBuffer: 64 * 1024 * 1024 }).catch((error: Error & { stdout?: string; stderr?: string }) => {
       // -q leaves only Maven's errors, on stdout.
       const output = `${error.stdout ?? ''}${error.stderr ?? ''}`.trim().split('\n').slice(-40).join('\n');
-      throw new Error(`Maven could not bring ${engine}'s jars (mvn ${args.join(' ')}):\n${output || error.message}`, { cause: error });
+      throw new PlatformError(`Maven could not bring ${engine}'s jars (mvn ${args.join(' ')}):\n${output || error.message}`, { cause: error });
     });
     await writeFile(stampFile, stamp);
   }

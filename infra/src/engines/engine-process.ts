@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { appendFile, open, readFile, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { PlatformError } from '@lambda/core';
 
 export interface DetachedProcess {
   pid: number;
@@ -41,7 +42,7 @@ export async function runLogged(command: string, args: readonly string[], logFil
   } catch (error) {
     const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
     await appendFile(logFile, stdout + stderr);
-    throw new Error(`${what} failed: ${(error as Error).message.split('\n')[0]}`, { cause: error });
+    throw new PlatformError(`${what} failed: ${(error as Error).message.split('\n')[0]}`, { cause: error });
   }
 }
 

@@ -17,6 +17,7 @@ import { JAVA, javaMajorVersion } from './java.js';
 import { kafkaEngine } from './kafka-engine.js';
 import { logTail } from './log-tail.js';
 import { waitUntil } from './wait-until.js';
+import { PlatformError } from '@lambda/core';
 
 export const ENGINES: Record<EngineName, Engine> = { kafka: kafkaEngine, cassandra: cassandraEngine };
 export const ENGINE_NAMES = Object.keys(ENGINES) as EngineName[];
@@ -41,11 +42,11 @@ export async function enginesUp(names: readonly EngineName[], report: Report): P
   for (const name of names) {
     const { pidFile, stateDir } = enginePaths(name);
     const pid = await readPid(pidFile);
-    if (pid !== undefined && isEngineProcess(pid, stateDir)) throw new Error(`${name} is already running (pid ${pid}): run engines:down first`);
+    if (pid !== undefined && isEngineProcess(pid, stateDir)) throw new PlatformError(`${name} is already running (pid ${pid}): run engines:down first`);
   }
   const javaVersion = await javaMajorVersion();
   const problems = names.map((name) => ENGINES[name].javaProblem(javaVersion)).filter((problem) => problem !== undefined);
-  if (problems.length > 0) throw new Error(`${problems.join('; ')}: set JAVA_HOME to a Java 17`);
+  if (problems.length > 0) throw new PlatformError(`${problems.join('; ')}: set JAVA_HOME to a Java 17`);
   // One at a time: two Maven runs writing the same local repository can corrupt it.
   const jars = new Map<EngineName, EngineJars>();
   for (const name of names) jars.set(name, await resolveJars(name, report));
@@ -56,7 +57,7 @@ export async function enginesUp(names: readonly EngineName[], report: Report): P
   if (failures.length > 0) {
     // All or nothing: the engines that did start are stopped too.
     await Promise.all(started.map((engine) => removeEngine(engine.name, report)));
-    throw new Error(failures.map((failure) => failure.message).join('\n\n'));
+    throw new PlatformError(failures.map((failure) => failure.message).join('\n\n'));
   }
   await writeFile(SETTINGS_FILE, exportLines(started).join('\n') + '\n');
   return started;
@@ -107,10 +108,10 @@ export async function stopEngine(name: EngineName, report: Report, graceMs = 30_
 export async function startEngine(name: EngineName, report: Report): Promise<StartedEngine> {
   const engine = ENGINES[name];
   const paths = enginePaths(name);
-  if (await isEngineRunning(name)) throw new Error(`${name} is already running (pid ${await readPid(paths.pidFile)})`);
+  if (await isEngineRunning(name)) throw new PlatformError(`${name} is already running (pid ${await readPid(paths.pidFile)})`);
   const port = await engine.renderedPort(paths);
   await freePort(port).catch((error: NodeJS.ErrnoException) => {
-    throw new Error(`${name} cannot start again on 127.0.0.1:${port}: ${error.code === 'EADDRINUSE' ? 'something else listens there' : error.message}`);
+    throw new PlatformError(`${name} cannot start again on 127.0.0.1:${port}: ${error.code === 'EADDRINUSE' ? 'something else listens there' : error.message}`);
   });
   const jars = await resolveJars(name, report);
   return runEngine(engine, { jars, paths, port }, report);
@@ -144,7 +145,7 @@ async function runEngine(engine: Engine, launch: EngineLaunch, report: Report, p
   } catch (error) {
     if (pid !== undefined) await stopProcess(pid, paths.stateDir, 5000);
     const tail = await logTail(paths.logFile);
-    throw new Error(`${engine.name} did not start: ${(error as Error).message}\n--- the last lines of ${paths.logFile} ---\n${tail}`, { cause: error });
+    throw new PlatformError(`${engine.name} did not start: ${(error as Error).message}\n--- the last lines of ${paths.logFile} ---\n${tail}`, { cause: error });
   }
   const startupMs = performance.now() - started;
   report(`${engine.name} ${version}: answers on 127.0.0.1:${port} after ${(startupMs / 1000).toFixed(1)} s (pid ${pid})`);

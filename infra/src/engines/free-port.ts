@@ -1,5 +1,6 @@
 /** Ports for the engines: the configured one, checked to be free, or one the OS picks. */
 import { createServer } from 'node:net';
+import { PlatformError } from '@lambda/core';
 
 /** Resolves to `port` (or, for 0, a port the OS chose) once it was free on 127.0.0.1; rejects when it is taken. */
 export function freePort(port = 0): Promise<number> {
@@ -18,8 +19,8 @@ export async function configuredPort(name: string): Promise<number> {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return freePort();
   const port = Number(raw);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`${name}=${raw} is not a port`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new PlatformError(`${name}=${raw} is not a port`);
   return freePort(port).catch((error: NodeJS.ErrnoException) => {
-    throw new Error(`${name}=${port} cannot be used: ${error.code === 'EADDRINUSE' ? 'something already listens there' : error.message}`);
+    throw new PlatformError(`${name}=${port} cannot be used: ${error.code === 'EADDRINUSE' ? 'something already listens there' : error.message}`);
   });
 }

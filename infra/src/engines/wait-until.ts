@@ -1,5 +1,6 @@
 /** Polling for an engine to answer, bounded in time and given up at once if the engine's process dies. */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { PlatformError } from '@lambda/core';
 
 export interface WaitOptions {
   /** What is awaited, for the timeout's message. */
@@ -20,9 +21,9 @@ export async function waitUntil<T>(probe: () => Promise<T>, options: WaitOptions
     } catch (error) {
       lastError = error;
     }
-    if (options.stillAlive && !options.stillAlive()) throw new Error(`${options.what}: the process exited`);
+    if (options.stillAlive && !options.stillAlive()) throw new PlatformError(`${options.what}: the process exited`);
     if (Date.now() >= deadline) {
-      throw new Error(`${options.what}: no answer within ${options.timeoutMs / 1000} s (last: ${(lastError as Error)?.message ?? String(lastError)})`);
+      throw new PlatformError(`${options.what}: no answer within ${options.timeoutMs / 1000} s (last: ${(lastError as Error)?.message ?? String(lastError)})`);
     }
     await sleep(options.intervalMs ?? 500);
   }

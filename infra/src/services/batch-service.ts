@@ -2,7 +2,8 @@
  * The batch layer as its own process: archives the log into the lake and runs the recompute jobs the
  * scheduler hands it (on its repeat, or triggered from the serving layer's admin API).
  */
-import { openSomePorts, type PlatformConfig } from '@lambda/common';
+import { openSomePorts } from '@lambda/adapters';
+import type { PlatformConfig } from '@lambda/core';
 import { loadCatalog } from '../catalog-file.js';
 import { createBatchLayer, type LayerDependencies } from './layer-factories.js';
 import type { RunningService } from './running-service.js';

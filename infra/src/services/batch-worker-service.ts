@@ -3,7 +3,8 @@
  * partition's share of a view's query, in its own DuckDB) and nothing else. It opens only the lake; the
  * batch layer's coordinator archives, merges and publishes. Run as many as there are machines to spare.
  */
-import { ConfigError, openSomePorts, type PlatformConfig } from '@lambda/common';
+import { ConfigError, type PlatformConfig } from '@lambda/core';
+import { openSomePorts, redactPassword } from '@lambda/adapters';
 import { loadCatalog } from '../catalog-file.js';
 import { createPartitionWorker, type LayerDependencies } from './layer-factories.js';
 import type { RunningService } from './running-service.js';
@@ -27,7 +28,7 @@ export async function startBatchWorkerService(config: PlatformConfig, dependenci
     const partitions = await createPartitionWorker(config, ports.lake, catalog, dependencies);
     const concurrency = Math.max(1, config.batchLayer.partitionConcurrency);
     return {
-      locations: { ...ports.locations, redis: config.scheduler.bullmq.redisUrl.replace(/\/\/[^@/]*@/, '//***@') },
+      locations: { ...ports.locations, redis: redactPassword(config.scheduler.bullmq.redisUrl) },
       summary: [`batch worker ${partitions.worker.name}: ${concurrency} partition task${concurrency === 1 ? '' : 's'} at a time, ${catalog.views.size} views`],
       async close() {
         try {

@@ -4,8 +4,17 @@
  */
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Catalog, EventLog, Lake, Logger, Metrics, PlatformConfig, Ports, Scheduler, SpeedLayerHealth, ViewStore } from '@lambda/common';
-import { BatchLayer, BullmqPartitionWorker, DuckDbEngine } from '@lambda/batch-layer';
+import type { Catalog, EventLog, Lake, Logger, Metrics, PlatformConfig, Ports, Scheduler, SpeedLayerHealth, ViewStore } from '@lambda/core';
+import { BullmqTaskFanOut, BullmqTaskWorker } from '@lambda/adapters';
+import {
+  BatchLayer,
+  DuckDbEngine,
+  PARTITION_QUEUE,
+  PartitionQuery,
+  describePartitionTask,
+  type PartitionResult,
+  type PartitionTask,
+} from '@lambda/batch-layer';
 import { createServer, listen, type ReprocessService, type RunningServer } from '@lambda/serving-layer';
 import { KappaCompactor, Reprocessor, SpeedLayer } from '@lambda/speed-layer';
 
@@ -36,12 +45,25 @@ export function createSpeedLayer(
 }
 
 /** The batch layer: archiver and recompute jobs registered with the scheduler on the configured repeat. */
-export function createBatchLayer(
+export async function createBatchLayer(
   config: PlatformConfig,
   ports: { eventLog: EventLog; viewStore: ViewStore; lake: Lake; scheduler: Scheduler },
   catalog: Catalog,
   { logger, metrics }: LayerDependencies,
 ): Promise<BatchLayer> {
+  // Fanned out, a recompute's partition queries travel as BullMQ jobs on the scheduler's Redis; this
+  // process takes `partitionConcurrency` of them at once (0: batch workers elsewhere run them all).
+  const fanOut =
+    config.batchLayer.fanOut === 'bullmq'
+      ? {
+          tasks: await BullmqTaskFanOut.open<PartitionTask, PartitionResult>({ ...partitionQueue(config), describe: describePartitionTask, logger }),
+          openWorker:
+            config.batchLayer.partitionConcurrency > 0
+              ? (run: (task: PartitionTask) => Promise<PartitionResult>, name: string) =>
+                  BullmqTaskWorker.open({ ...partitionQueue(config), name, concurrency: config.batchLayer.partitionConcurrency, describe: describePartitionTask, logger }, run)
+              : undefined,
+        }
+      : undefined;
   return BatchLayer.create({
     eventLog: ports.eventLog,
     viewStore: ports.viewStore,
@@ -54,12 +76,18 @@ export function createBatchLayer(
     lakeCacheDir: resolve(config.lake.s3.cacheDir ?? join(config.dataDir, 'lake-cache')),
     repeat: config.batchLayer.recomputeCron ? { cron: config.batchLayer.recomputeCron } : { everyMs: config.batchLayer.recomputeEvery },
     cleanupGraceMs: config.batchLayer.cleanupGrace,
-    fanOut:
-      config.batchLayer.fanOut === 'bullmq'
-        ? { ...config.scheduler.bullmq, concurrency: config.batchLayer.partitionConcurrency }
-        : undefined,
+    fanOut,
     kappaViews: config.kappa.views,
+  }).catch(async (error: unknown) => {
+    await fanOut?.tasks.close();
+    throw error;
   });
+}
+
+/** The partition queue on the BullMQ scheduler's Redis, under its key prefix. */
+function partitionQueue(config: PlatformConfig) {
+  const { redisUrl, prefix } = config.scheduler.bullmq;
+  return { redisUrl, prefix, queue: PARTITION_QUEUE };
 }
 
 /** The serving layer's API and dashboard, listening on the configured host and port. */
@@ -130,19 +158,21 @@ export async function createPartitionWorker(
   lake: Lake,
   catalog: Catalog,
   { logger }: LayerDependencies,
-): Promise<{ worker: BullmqPartitionWorker; close(): Promise<void> }> {
+): Promise<{ worker: BullmqTaskWorker<PartitionTask, PartitionResult>; close(): Promise<void> }> {
   const workDirectory = join(resolve(config.dataDir), 'batch-worker-work');
   const engine = await DuckDbEngine.create({ tempDirectory: join(workDirectory, 'duckdb') });
   try {
-    const worker = await BullmqPartitionWorker.open({
-      ...config.scheduler.bullmq,
-      concurrency: Math.max(1, config.batchLayer.partitionConcurrency),
-      engine,
-      lake,
-      catalog,
-      lakeCacheDir: resolve(config.lake.s3.cacheDir ?? join(config.dataDir, 'lake-cache')),
-      logger,
-    });
+    const query = new PartitionQuery({ engine, lake, catalog, lakeCacheDir: resolve(config.lake.s3.cacheDir ?? join(config.dataDir, 'lake-cache')), logger });
+    const worker = await BullmqTaskWorker.open<PartitionTask, PartitionResult>(
+      {
+        ...partitionQueue(config),
+        name: query.worker,
+        concurrency: Math.max(1, config.batchLayer.partitionConcurrency),
+        describe: describePartitionTask,
+        logger,
+      },
+      (task) => query.run(task),
+    );
     return {
       worker,
       async close() {

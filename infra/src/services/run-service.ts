@@ -2,7 +2,7 @@
  * What every entrypoint does around its service: load the config (exit 1 naming every invalid field),
  * start, log where things are, and stop cleanly on SIGINT or SIGTERM, also while still starting.
  */
-import { CatalogError, ConfigError, Metrics, createLogger, loadConfig, type PlatformConfig } from '@lambda/common';
+import { CatalogError, ConfigError, Metrics, createLogger, loadConfig, type PlatformConfig } from '@lambda/core';
 import type { LayerDependencies } from './layer-factories.js';
 import type { RunningService } from './running-service.js';
 

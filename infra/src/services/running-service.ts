@@ -1,4 +1,4 @@
-import type { Catalog } from '@lambda/common';
+import type { Catalog } from '@lambda/core';
 
 /** A started service, as its process entrypoint sees it. */
 export interface RunningService {

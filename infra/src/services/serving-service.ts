@@ -1,5 +1,6 @@
 /** The serving layer as its own process: the REST API and the dashboard over the stores the other layers write. */
-import { openPorts, type PlatformConfig } from '@lambda/common';
+import { openPorts } from '@lambda/adapters';
+import type { PlatformConfig } from '@lambda/core';
 import { loadCatalog } from '../catalog-file.js';
 import { startServingLayer, type LayerDependencies } from './layer-factories.js';
 import { endpointSummary, type RunningService } from './running-service.js';

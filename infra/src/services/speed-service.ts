@@ -1,5 +1,6 @@
 /** The speed layer as its own process: the log and the view store, micro-batches until stopped. */
-import { openSomePorts, type PlatformConfig } from '@lambda/common';
+import { openSomePorts } from '@lambda/adapters';
+import type { PlatformConfig } from '@lambda/core';
 import { loadCatalog } from '../catalog-file.js';
 import { createSpeedLayer, type LayerDependencies } from './layer-factories.js';
 import type { RunningService } from './running-service.js';

@@ -1,5 +1,5 @@
 /** The truth helpers moved to the demo, which compares answers with the truth too; tests import them from here still. */
-import type { EventLog, LogRecord } from '@lambda/common';
+import type { EventLog, LogRecord } from '@lambda/core';
 export { TruthTable, differences, sameValues, windowId } from '../../src/demo/compare/truth.js';
 
 /** Every record a topic holds, partition by partition, from offset 0: what the truth is computed over. */

@@ -1,6 +1,5 @@
 /** What every API handler gets: the log it fronts, the in-memory group and producer state, and who is asking. */
-import type { Logger } from '../../logging/logger.js';
-import type { EventLog } from '../../ports/event-log/event-log.js';
+import type { Logger, EventLog } from '@lambda/core';
 import type { GroupCoordinator } from '../group-coordinator.js';
 import type { NegativeCommits } from '../negative-commits.js';
 import type { ProducerState } from '../producer-state.js';

@@ -6,7 +6,7 @@ import {
   UnknownTopicError,
   InvalidArgumentError,
   TopicExistsError,
-} from '../../errors/errors.js';
+} from '@lambda/core';
 import { ErrorCode, type ErrorCodeValue } from '../error-codes.js';
 
 export function errorCodeOf(error: unknown): ErrorCodeValue {

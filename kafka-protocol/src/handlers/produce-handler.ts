@@ -1,5 +1,5 @@
 /** Produce (v3-v8): v2 record batches, checksum verified, appended to the log; idempotent batches deduplicated. */
-import type { LogMessage } from '../../ports/event-log/event-log.js';
+import type { LogMessage } from '@lambda/core';
 import { ErrorCode, type ErrorCodeValue } from '../error-codes.js';
 import { decodeRecordBatches, RecordBatchError, type DecodedBatch } from '../record-batch-codec.js';
 import type { ApiHandler, HandlerContext } from './handler-context.js';

@@ -1,6 +1,5 @@
 /** Metadata (v0-v8), CreateTopics (v0-v4), ListOffsets (v1-v5), ApiVersions (v0-v2) and InitProducerId (v0-v1). */
-import { UnknownTopicError } from '../../errors/errors.js';
-import { MAX_PARTITIONS, validateTopicName } from '../../ports/event-log/validation.js';
+import { UnknownTopicError, MAX_PARTITIONS, validateTopicName } from '@lambda/core';
 import { SUPPORTED_VERSIONS } from '../api-versions.js';
 import { ErrorCode, type ErrorCodeValue } from '../error-codes.js';
 import type { ProtocolWriter } from '../protocol-writer.js';

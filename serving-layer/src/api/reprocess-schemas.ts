@@ -58,5 +58,6 @@ export const reprocessJob = z.object({
     .nullable(),
   error: z.string().nullable(),
 });
+export type ReprocessJobAnswer = z.output<typeof reprocessJob>;
 
 export const reprocessAnswer = z.object({ job: reprocessJob });

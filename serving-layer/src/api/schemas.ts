@@ -1,7 +1,9 @@
 /**
  * Every request and response shape of the REST API, as zod schemas: requests are validated with them,
- * `/openapi.json` is generated from them, and the tests check real responses against them.
+ * `/openapi.json` is generated from them, and the tests check real responses against them. The answers'
+ * TypeScript types are inferred from them here, so each shape is declared once and cannot drift.
  */
+import type { JsonValue } from '@lambda/core';
 import { z } from 'zod';
 
 /** Epoch milliseconds, or an ISO-8601 date. */
@@ -80,7 +82,9 @@ export const jobParams = z.object({ id: z.string().meta({ description: 'A run id
 
 // Responses
 
-const jsonValue = z.unknown().meta({ description: 'Any JSON value' });
+// Accepts anything, as z.unknown() would, but typed as JSON: the answers carry the views' results
+// (core's JsonObject), and callers of the reader read them as such.
+const jsonValue = z.custom<JsonValue>().meta({ description: 'Any JSON value' });
 
 export const errorBody = z.object({
   error: z.object({ code: z.string(), message: z.string(), context: z.record(z.string(), jsonValue).optional() }),
@@ -95,27 +99,42 @@ export const window = z.object({
   realtime: z.record(z.string(), jsonValue).nullable().optional().meta({ description: 'With contributions: what the slices add' }),
 });
 
+export type MergedWindow = z.output<typeof window>;
+
 export const provenance = z.object({
   batch: z.object({ version: z.number().int(), horizon: z.array(z.number().int()), publishedAt: z.number().int() }).nullable(),
+  /** The slices merged on top of the batch version. */
   slices: z.array(z.object({ partition: z.number().int(), start: z.number().int(), end: z.number().int(), closed: z.boolean() })),
   position: z.array(z.number().int()).meta({ description: 'Per partition: the answer counts exactly the records below this offset' }),
+  /** Log timestamp of the newest record counted. */
   newestRecordAt: z.number().int().nullable(),
+  /**
+   * How old that record is, now: the answer is this fresh. While the view is stalled on a partition, the
+   * age of the newest record counted there instead (see ViewProgressMonitor), so it grows while stuck.
+   */
   freshnessMs: z.number().nullable(),
+  /** Reads it took to get a consistent answer; 0 when an answer computed earlier for the same data served. */
   attempts: z.number().int(),
 });
+export type Provenance = z.output<typeof provenance>;
 
+/** `next` is the cursor of the next page; null on the last. */
 export const mergedAnswer = z.object({ view: z.string(), windows: z.array(window), provenance, next: z.string().nullable() });
+export type MergedAnswer = z.output<typeof mergedAnswer>;
 
 export const keysPage = z.object({ view: z.string(), keys: z.array(z.string()), provenance, next: z.string().nullable() });
+export type KeysPage = z.output<typeof keysPage>;
 
 export const topAnswer = z.object({
   view: z.string(),
   by: z.string(),
   from: z.number().int().nullable(),
   to: z.number().int().nullable(),
+  /** Keys ranked by `by`, each with its aggregates merged over the window range. */
   top: z.array(z.object({ key: z.string(), values: z.record(z.string(), jsonValue) })),
   provenance,
 });
+export type TopAnswer = z.output<typeof topAnswer>;
 
 const valueType = z.object({}).catchall(jsonValue).meta({ description: 'A JSON schema' });
 
@@ -162,6 +181,7 @@ export const ingestReport = z.object({
     }),
   ),
 });
+export type IngestReport = z.output<typeof ingestReport>;
 
 export const jobRun = z.object({
   id: z.string(),
@@ -200,6 +220,8 @@ export const dependencyHealth = z.object({
   lastError: z.string().nullable(),
   lastErrorAt: z.string().nullable(),
 });
+export type DependencyHealth = z.output<typeof dependencyHealth>;
+
 const viewProgressStatus = z
   .enum(['ok', 'degraded', 'unknown'])
   .meta({ description: 'degraded: stalled on some partition; unknown: the stores did not answer for it (the reason says what failed)' });
@@ -217,6 +239,8 @@ export const viewHealth = z.object({
     }),
   ),
 });
+/** A view's progress as /health gives it: only what an operator needs to act. */
+export type ViewHealth = z.output<typeof viewHealth>;
 
 export const speedLayerReport = z
   .object({
@@ -247,6 +271,7 @@ export const health = z.object({
   views: z.record(z.string(), viewHealth),
   speedLayer: speedLayerReport,
 });
+export type HealthAnswer = z.output<typeof health>;
 
 export const platformStatus = z.object({
   topics: z.array(

@@ -3,7 +3,7 @@
  * topic whose micro-batches keep failing is degraded, with its last error. One or two failures are the
  * retry and the narrowing-down doing their job, not worth an operator's attention yet.
  */
-import type { SpeedLayerHealth, TopicPipelineHealth } from '@lambda/common';
+import type { SpeedLayerHealth, TopicPipelineHealth } from '@lambda/core';
 
 /** Micro-batches failed in a row from which a retrying or isolating topic degrades /health. */
 export const FAILURES_BEFORE_DEGRADED = 3;

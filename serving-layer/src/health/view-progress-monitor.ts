@@ -10,13 +10,7 @@
  * together read each view's manifest and slice list once per interval. A view read never waits for a
  * sample: it takes the last verdict and asks for the next.
  */
-import {
-  UnknownTopicError,
-  readViewGeneration,
-  type Catalog,
-  type EventLog,
-  type ViewStore,
-} from '@lambda/common';
+import { TimeoutError, UnknownTopicError, readViewGeneration, type Catalog, type EventLog, type ViewStore } from '@lambda/core';
 
 export interface ViewProgressMonitorOptions {
   catalog: Catalog;
@@ -198,7 +192,7 @@ export class ViewProgressMonitor {
       return await Promise.race([
         promise,
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`${what} gave no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+          timer = setTimeout(() => reject(new TimeoutError(`${what} gave no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
         }),
       ]);
     } finally {

@@ -1,7 +1,8 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { ConflictError, InvalidArgumentError, NotFoundError, PlatformError, type Logger } from '@lambda/common';
+import { ConflictError, InvalidArgumentError, NotFoundError, PlatformError, type Logger } from '@lambda/core';
 
 /** The JSON body of every error response: a stable code, a message naming the problem, and its values. */
+/** What every 4xx and 5xx answer holds (the `errorBody` schema documents it; a context holds any JSON). */
 export interface ErrorBody {
   error: { code: string; message: string; context?: Record<string, unknown> };
 }

@@ -4,7 +4,7 @@
  * speed and batch layers record their own micro-batch and recompute durations into the same registry.)
  */
 import type { RequestHandler } from 'express';
-import type { Catalog, EventLog, Metrics, ViewStore } from '@lambda/common';
+import type { Catalog, EventLog, Metrics, ViewStore } from '@lambda/core';
 import { freshnessMs } from '../health/freshness.js';
 import type { ViewProgressMonitor } from '../health/view-progress-monitor.js';
 import { SPEED_LAYER_GROUP } from '../routes/status.js';

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { InvalidArgumentError } from '@lambda/common';
+import { InvalidArgumentError } from '@lambda/core';
 
 /**
  * Parses request input with a zod schema; on failure, one InvalidArgumentError (a 400) naming every bad

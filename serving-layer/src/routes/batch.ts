@@ -14,7 +14,7 @@ import {
   type JobRun,
   type JsonObject,
   type Scheduler,
-} from '@lambda/common';
+} from '@lambda/core';
 import { batchRunBody, jobParams, jobsQuery } from '../api/schemas.js';
 import { parseInput } from '../http/validate.js';
 

@@ -6,34 +6,10 @@
  * work, so a load balancer should keep sending them), else `up`.
  */
 import { Router } from 'express';
-import type { Ports, SpeedLayerHealth } from '@lambda/common';
-import { judgeSpeedLayer, type SpeedLayerVerdict } from '../health/speed-layer-verdict.js';
+import { TimeoutError, type Ports, type SpeedLayerHealth } from '@lambda/core';
+import type { DependencyHealth, HealthAnswer, ViewHealth } from '../api/schemas.js';
+import { judgeSpeedLayer } from '../health/speed-layer-verdict.js';
 import type { ViewProgress, ViewProgressMonitor } from '../health/view-progress-monitor.js';
-
-export interface DependencyHealth {
-  status: 'up' | 'down';
-  latencyMs: number;
-  lastError: string | null;
-  lastErrorAt: string | null;
-}
-
-/** A view's progress as /health gives it: only what an operator needs to act. */
-export interface ViewHealth {
-  status: ViewProgress['status'];
-  reason: string | null;
-  lag: number | null;
-  stalledPartitions: { partition: number; position: number; endOffset: number; stalledForMs: number }[];
-}
-
-export interface HealthAnswer {
-  status: 'up' | 'degraded' | 'down';
-  /** Why the status is not `up`: each dependency down, view stalled and speed-layer topic failing, in a sentence. */
-  reasons: string[];
-  dependencies: Record<string, DependencyHealth>;
-  views: Record<string, ViewHealth>;
-  /** The speed layer's own report; null when it does not run in this process. */
-  speedLayer: SpeedLayerVerdict | null;
-}
 
 const CHECK_TIMEOUT_MS = 2000;
 
@@ -59,7 +35,7 @@ export function healthRouter(ports: Ports, options: HealthRouterOptions): Router
       await Promise.race([
         probe(),
         new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+          timer = setTimeout(() => reject(new TimeoutError(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
         }),
       ]);
       const last = lastErrors.get(name);

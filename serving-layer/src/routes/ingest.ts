@@ -5,14 +5,8 @@
  * topic, and why, using the same decoder the speed layer runs.
  */
 import express, { Router } from 'express';
-import { InvalidArgumentError, UnknownTopicError, type Catalog, type EventLog, type LogMessage, type Metrics } from '@lambda/common';
-
-export interface IngestReport {
-  topic: string;
-  accepted: number;
-  deadLettered: number;
-  records: { index: number; partition: number; offset: number; status: 'accepted' | 'dead-letter'; reason?: string }[];
-}
+import { InvalidArgumentError, UnknownTopicError, type Catalog, type EventLog, type LogMessage, type Metrics } from '@lambda/core';
+import type { IngestReport } from '../api/schemas.js';
 
 export function ingestRouter(catalog: Catalog, log: EventLog, metrics: Metrics, options: { maxBodyBytes: number }): Router {
   const router = Router();

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import type { Metrics } from '@lambda/common';
+import type { Metrics } from '@lambda/core';
 
 /** `GET /metrics`: the platform's metrics in Prometheus text format. */
 export function metricsRouter(metrics: Metrics): Router {

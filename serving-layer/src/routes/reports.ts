@@ -7,7 +7,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Router } from 'express';
-import { NotFoundError } from '@lambda/common';
+import { NotFoundError } from '@lambda/core';
 import { REPORT_FILE, reportFileParams } from '../api/reports-schemas.js';
 import { parseInput } from '../http/validate.js';
 

@@ -6,12 +6,17 @@
  * (the all-in-one runner), which hands its `ReprocessService` to `createServer`.
  */
 import express, { Router } from 'express';
-import { ConflictError, InvalidArgumentError, NotFoundError, UnknownViewError, compileGeneration, type Catalog, type ViewDefinition } from '@lambda/common';
-import { reprocessBody, type reprocessJob } from '../api/reprocess-schemas.js';
+import {
+  ConflictError,
+  InvalidArgumentError,
+  NotFoundError,
+  UnknownViewError,
+  compileGeneration,
+  type Catalog,
+  type ViewDefinition,
+} from '@lambda/core';
+import { reprocessBody, type ReprocessJobAnswer } from '../api/reprocess-schemas.js';
 import { parseInput } from '../http/validate.js';
-import type { z } from 'zod';
-
-export type ReprocessJobAnswer = z.output<typeof reprocessJob>;
 
 /** What the serving layer needs of reprocessing (the speed layer's `ReprocessJobs`). */
 export interface ReprocessService {

@@ -4,7 +4,7 @@
  * /health); and the speed layer's own report when it runs in this process.
  */
 import { Router } from 'express';
-import type { Catalog, EventLog, SpeedLayerHealth } from '@lambda/common';
+import type { Catalog, EventLog, SpeedLayerHealth } from '@lambda/core';
 import { judgeSpeedLayer } from '../health/speed-layer-verdict.js';
 import type { ViewProgressMonitor } from '../health/view-progress-monitor.js';
 

@@ -4,12 +4,13 @@
  * keys over a window range, merged across both layers).
  */
 import { Router } from 'express';
-import { readViewGeneration, type Catalog, type ViewStore } from '@lambda/common';
+import { readViewGeneration, type Catalog, type ViewStore } from '@lambda/core';
 import { keysQuery, topQuery, viewQuery } from '../api/schemas.js';
 import { freshnessMs } from '../health/freshness.js';
 import type { ViewProgressMonitor } from '../health/view-progress-monitor.js';
 import { answerJson } from '../http/answer-json.js';
 import { parseInput } from '../http/validate.js';
+import { liveSlices } from '../query/consistent-snapshot.js';
 import type { MergedViewReader } from '../query/merged-view-reader.js';
 
 export interface ViewsRouterOptions {
@@ -56,7 +57,7 @@ async function describeView(name: string, catalog: Catalog, store: ViewStore, fr
   const { generation, definition, compiled: view } = await readViewGeneration(store, catalog, name);
   const [manifest, slices] = await Promise.all([store.readManifest(view.name), store.listSlices(view.name)]);
   const horizon = manifest?.horizon ?? [];
-  const live = slices.filter((slice) => slice.start >= (horizon[slice.partition] ?? 0));
+  const live = liveSlices(slices, horizon);
   const partitions = Math.max(horizon.length, ...live.map((slice) => slice.partition + 1));
   const position = Array.from({ length: partitions }, (_, partition) =>
     Math.max(horizon[partition] ?? 0, ...live.filter((slice) => slice.partition === partition).map((slice) => slice.end)),

@@ -3,7 +3,7 @@
  * for as many batches as the window reaches back. A batch's entry is staged while the batch runs and kept
  * only when it commits, so a failed batch tried again does not count twice.
  */
-import type { JsonValue } from '../../records/json.js';
+import type { JsonValue } from '@lambda/core';
 import type { StatefulNode } from './stream-graph.js';
 
 export class BatchHistory<E> implements StatefulNode {

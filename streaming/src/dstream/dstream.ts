@@ -13,13 +13,16 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { UnknownViewError } from '../../errors/errors.js';
-import type { Logger } from '../../logging/logger.js';
-import type { EventLog, LogMessage } from '../../ports/event-log/event-log.js';
-import type { JsonValue } from '../../records/json.js';
-import { writeFileAtomic } from '../../storage/atomic-file.js';
-import type { Catalog } from '../../views/catalog.js';
-import type { Duration } from '../../views/window.js';
+import {
+  UnknownViewError,
+  type Logger,
+  type EventLog,
+  type LogMessage,
+  type JsonValue,
+  writeFileAtomic,
+  type Catalog,
+  type Duration,
+} from '@lambda/core';
 import type { BatchTime } from './batch-time.js';
 import { BatchHistory } from './batch-history.js';
 import { formatElement, formatPrint } from './format-element.js';

@@ -5,7 +5,7 @@
  * Per key it also counts the records in the window, so a key whose records have all left is dropped, and
  * the incremental result equals a recompute of the window from scratch (for an exact inverse).
  */
-import type { JsonValue } from '../../records/json.js';
+import type { JsonValue } from '@lambda/core';
 import { BatchHistory } from './batch-history.js';
 import { KeyedMap } from './keyed-map.js';
 import type { StatefulNode } from './stream-graph.js';

@@ -3,7 +3,7 @@
  * function for every key that has state or new values (as Spark does); returning undefined deletes the key.
  * The new state is staged and replaces the old one only when the batch commits.
  */
-import type { JsonValue } from '../../records/json.js';
+import type { JsonValue } from '@lambda/core';
 import { KeyedMap } from './keyed-map.js';
 import type { StatefulNode } from './stream-graph.js';
 

@@ -2,7 +2,7 @@
  * What a DStream needs from its streaming context: the batch interval to check windows against, and
  * places to register the outputs that drive each batch and the state that each batch checkpoints.
  */
-import type { JsonValue } from '../../records/json.js';
+import type { JsonValue } from '@lambda/core';
 import type { BatchTime } from './batch-time.js';
 
 /** A stateful operation: its changes during a batch take effect only once the batch commits. */

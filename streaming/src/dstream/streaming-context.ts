@@ -13,12 +13,17 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConflictError, InvalidArgumentError } from '../../errors/errors.js';
-import { silentLogger, type Logger } from '../../logging/logger.js';
-import type { EventLog, LogRecord } from '../../ports/event-log/event-log.js';
-import type { JsonValue } from '../../records/json.js';
-import { writeFileAtomic } from '../../storage/atomic-file.js';
-import { MicroBatchLoop } from '../micro-batch-loop.js';
+import {
+  ConflictError,
+  InvalidArgumentError,
+  silentLogger,
+  type Logger,
+  type EventLog,
+  type LogRecord,
+  type JsonValue,
+  writeFileAtomic,
+  MicroBatchLoop,
+} from '@lambda/core';
 import { DirectorySource, type DirectorySourceOptions } from '../sources/directory-source.js';
 import { LogTopicSource, type LogTopicSourceOptions } from '../sources/log-topic-source.js';
 import { QueueSource } from '../sources/queue-source.js';

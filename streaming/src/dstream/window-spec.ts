@@ -3,8 +3,7 @@
  * checked when the operation is defined (as Spark does), so a mistake fails at once with the values
  * involved instead of producing odd windows later.
  */
-import { InvalidArgumentError } from '../../errors/errors.js';
-import { parseDuration, type Duration } from '../../views/window.js';
+import { InvalidArgumentError, parseDuration, type Duration } from '@lambda/core';
 
 export interface WindowSpec {
   lengthMs: number;

@@ -14,8 +14,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidArgumentError } from '../../errors/errors.js';
-import type { JsonValue } from '../../records/json.js';
+import { InvalidArgumentError, type JsonValue } from '@lambda/core';
 import type { SourceBatch, StreamSource } from './stream-source.js';
 
 export interface DirectorySourceOptions {

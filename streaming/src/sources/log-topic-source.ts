@@ -5,9 +5,7 @@
  * group is given, else from the start (or the end) of each partition. Committing a batch stores its
  * offsets for the group, so tools that watch consumer lag see the stream's progress.
  */
-import { InvalidArgumentError } from '../../errors/errors.js';
-import type { EventLog, LogRecord } from '../../ports/event-log/event-log.js';
-import { isJsonObject, type JsonValue } from '../../records/json.js';
+import { InvalidArgumentError, type EventLog, type LogRecord, isJsonObject, type JsonValue } from '@lambda/core';
 import type { SourceBatch, StreamSource } from './stream-source.js';
 
 export interface LogTopicSourceOptions {

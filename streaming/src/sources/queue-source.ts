@@ -3,8 +3,7 @@
  * `oneAtATime`). The position is how many arrays have been taken, so a restart from a checkpoint skips
  * them, as long as the queue is built again with the same arrays.
  */
-import { InvalidArgumentError } from '../../errors/errors.js';
-import type { JsonValue } from '../../records/json.js';
+import { InvalidArgumentError, type JsonValue } from '@lambda/core';
 import type { SourceBatch, StreamSource } from './stream-source.js';
 
 export class QueueSource<T> implements StreamSource<T> {

@@ -10,11 +10,7 @@
 import { connect, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConnectionError } from '../../errors/errors.js';
-import type { Logger } from '../../logging/logger.js';
-import { silentLogger } from '../../logging/logger.js';
-import type { JsonValue } from '../../records/json.js';
-import { retry } from '../../retry/retry.js';
+import { ConnectionError, type Logger, silentLogger, type JsonValue, retry } from '@lambda/core';
 import type { SourceBatch, StreamSource } from './stream-source.js';
 
 export interface SocketTextSourceOptions {

@@ -3,7 +3,7 @@
  * position that a checkpoint can store, so a restarted query resumes where its last committed batch
  * ended, neither losing nor repeating input.
  */
-import type { JsonValue } from '../../records/json.js';
+import type { JsonValue } from '@lambda/core';
 
 export interface SourceBatch<T> {
   records: T[];

@@ -9,10 +9,7 @@
  * are emitted (append mode) and their state evicted. In complete mode nothing is dropped or evicted: the
  * whole result table is output every batch, so every window must stay.
  */
-import type { JsonValue } from '../../records/json.js';
-import { compareCodePoints } from '../../views/expression/compile.js';
-import type { SourceRow } from '../../views/source.js';
-import type { CompiledView, RowState } from '../../views/view.js';
+import { type JsonValue, compareCodePoints, type SourceRow, type CompiledView, type RowState } from '@lambda/core';
 
 export interface StateRow {
   key: string;

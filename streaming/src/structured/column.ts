@@ -4,8 +4,7 @@
  * expression is text in the platform's view expression language, so a query compiles to the same
  * machinery (and the same SQL) as a view definition.
  */
-import { InvalidArgumentError } from '../../errors/errors.js';
-import type { Duration } from '../../views/window.js';
+import { InvalidArgumentError, type Duration } from '@lambda/core';
 
 /** A column expression, optionally named with `as`. */
 export class Column {

@@ -4,10 +4,16 @@
  * including the aggregation become one view definition, run by `CompiledView` exactly as the speed layer
  * runs a catalog view; projections after the aggregation run on its result rows.
  */
-import { InvalidArgumentError } from '../../errors/errors.js';
-import type { ValueType } from '../../views/expression/ast.js';
-import { CompiledSource, EVENT_TIME, type FieldType, type SourceDefinition } from '../../views/source.js';
-import { CompiledView, type ViewDefinition } from '../../views/view.js';
+import {
+  InvalidArgumentError,
+  type ValueType,
+  CompiledSource,
+  EVENT_TIME,
+  type FieldType,
+  type SourceDefinition,
+  CompiledView,
+  type ViewDefinition,
+} from '@lambda/core';
 import { inputSchema, type LogicalPlan, type PlanStep, type Schema, type SchemaColumn, type WindowSpec } from './logical-plan.js';
 import { RowPipeline } from './row-pipeline.js';
 

@@ -3,10 +3,7 @@
  * `start()` checks the output-mode rules synchronously (throwing before anything runs) and then starts
  * the query.
  */
-import { InvalidArgumentError } from '../../errors/errors.js';
-import type { Logger } from '../../logging/logger.js';
-import { silentLogger } from '../../logging/logger.js';
-import type { Metrics } from '../../metrics/metrics.js';
+import { InvalidArgumentError, type Logger, silentLogger, type Metrics } from '@lambda/core';
 import { compileQuery, namedViewDefinition } from './compiled-query.js';
 import type { LogicalPlan } from './logical-plan.js';
 import { checkSupported } from './output-mode-rules.js';

@@ -2,8 +2,7 @@
  * Turns what a source hands over into rows, with the same decoder the views use (`CompiledSource`), so a
  * record a query reads has the same typed fields and event time it would have in the speed layer.
  */
-import type { LogRecord } from '../../ports/event-log/event-log.js';
-import { CompiledSource, type SourceRow } from '../../views/source.js';
+import { type LogRecord, CompiledSource, type SourceRow } from '@lambda/core';
 import type { StreamInput } from './logical-plan.js';
 
 /** The field holding the arrival time of text input, and of JSON input without event time. */

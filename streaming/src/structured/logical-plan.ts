@@ -3,10 +3,7 @@
  * every step, including the ones a streaming table cannot run (limit, distinct, sort, a second
  * aggregation), so that `start()` can reject them with the output mode in the message, as Spark does.
  */
-import { InvalidArgumentError } from '../../errors/errors.js';
-import type { ValueType } from '../../views/expression/ast.js';
-import { compileExpression } from '../../views/expression/compile.js';
-import { EVENT_TIME, type SourceDefinition } from '../../views/source.js';
+import { InvalidArgumentError, type ValueType, compileExpression, EVENT_TIME, type SourceDefinition } from '@lambda/core';
 import type { StreamSource } from '../sources/stream-source.js';
 import type { AggregateFunction } from './column.js';
 

@@ -5,7 +5,7 @@
  * emit an aggregate only once it is final, which takes a watermark; complete mode re-emits the whole
  * result table, which only an aggregation keeps bounded.
  */
-import { UnsupportedOperationError } from '../../errors/errors.js';
+import { UnsupportedOperationError } from '@lambda/core';
 import type { LogicalPlan } from './logical-plan.js';
 import type { OutputMode, StructuredSink } from './sinks/structured-sink.js';
 import { ViewSink } from './sinks/view-sink.js';

@@ -14,9 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidArgumentError } from '../../errors/errors.js';
-import type { JsonValue } from '../../records/json.js';
-import { writeFileAtomic } from '../../storage/atomic-file.js';
+import { InvalidArgumentError, type JsonValue, writeFileAtomic } from '@lambda/core';
 import type { AggregationStateJson } from './aggregation-state.js';
 import type { OutputRow } from './row-pipeline.js';
 

@@ -8,8 +8,7 @@
  *   readStream.directory({ directory: '/in', format: 'json', schema })
  *   readStream.source(new QueueSource([...]), { format: 'json', schema })
  */
-import { InvalidArgumentError } from '../../errors/errors.js';
-import type { FieldType, SourceDefinition } from '../../views/source.js';
+import { InvalidArgumentError, type FieldType, type SourceDefinition } from '@lambda/core';
 import { DirectorySource, type DirectorySourceOptions } from '../sources/directory-source.js';
 import { LogTopicSource, type LogTopicSourceOptions } from '../sources/log-topic-source.js';
 import { SocketTextSource, type SocketTextSourceOptions } from '../sources/socket-text-source.js';

@@ -3,9 +3,7 @@
  * an aggregation, the steps up to an `explode` (which a view definition cannot express), and the
  * projections after an aggregation. Everything else runs inside the view machinery.
  */
-import { InvalidArgumentError } from '../../errors/errors.js';
-import type { Value } from '../../views/expression/ast.js';
-import { compileExpression, type Row } from '../../views/expression/compile.js';
+import { InvalidArgumentError, type Value, compileExpression, type Row } from '@lambda/core';
 import { applyStep, type PlanStep, type Schema } from './logical-plan.js';
 
 /** A window column's value: its bounds in ms since the epoch. */

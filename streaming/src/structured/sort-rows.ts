@@ -1,5 +1,5 @@
 /** The order `orderBy` sorts result rows in: nulls first (Spark's ascending default), windows by start. */
-import { compareValues } from '../../views/expression/compile.js';
+import { compareValues } from '@lambda/core';
 import type { OutputValue } from './row-pipeline.js';
 
 export function compareValuesForSort(a: OutputValue, b: OutputValue): number {

@@ -3,16 +3,19 @@
  * frame with one more step, checked against the schema at once (an unknown column or a type error fails
  * at the call, not when data flows). Nothing runs until `writeStream...start()`.
  */
-import { InvalidArgumentError } from '../../errors/errors.js';
-import type { SourceDefinition } from '../../views/source.js';
-import type { ViewDefinition } from '../../views/view.js';
-import { parseDuration, type Duration } from '../../views/window.js';
-import { EVENT_TIME } from '../../views/source.js';
-import type { Column, SortColumn } from './column.js';
-import { AggregateColumn, ExplodeColumn, WindowColumn, col } from './column.js';
+import { InvalidArgumentError, type SourceDefinition, type ViewDefinition, parseDuration, type Duration, EVENT_TIME } from '@lambda/core';
+import { type Column, type SortColumn, AggregateColumn, ExplodeColumn, WindowColumn, col } from './column.js';
 import { compileQuery, namedViewDefinition } from './compiled-query.js';
 import { DataStreamWriter } from './data-stream-writer.js';
-import { applyStep, schemaOf, type LogicalPlan, type PlanStep, type SchemaColumn, type SelectedColumn, type StreamInput } from './logical-plan.js';
+import {
+  applyStep,
+  schemaOf,
+  type LogicalPlan,
+  type PlanStep,
+  type SchemaColumn,
+  type SelectedColumn,
+  type StreamInput,
+} from './logical-plan.js';
 
 export class StreamingDataFrame {
   readonly isStreaming = true;

@@ -3,14 +3,21 @@
  * poll of the source, decoded as the views decode records, folded by the view machinery, written to
  * the sink, and committed to the checkpoint (see query-checkpoint.ts for why nothing is lost or
  * repeated). Batches never overlap; `stop()` lets the batch in flight finish and commit.
+ *
+ * Over 400 lines because a query's lifecycle (start, batch, progress, stop, failure) is one state machine,
+ * clearer in one place than spread over files.
  */
 import type { Counter, Gauge } from 'prom-client';
-import type { JsonValue } from '../../records/json.js';
-import type { Logger } from '../../logging/logger.js';
-import type { Metrics } from '../../metrics/metrics.js';
-import { EVENT_TIME, type SourceRow } from '../../views/source.js';
-import type { Value } from '../../views/expression/ast.js';
-import { MicroBatchLoop, type MicroBatchResult } from '../micro-batch-loop.js';
+import {
+  type JsonValue,
+  type Logger,
+  type Metrics,
+  EVENT_TIME,
+  type SourceRow,
+  type Value,
+  MicroBatchLoop,
+  type MicroBatchResult,
+} from '@lambda/core';
 import type { SourceBatch, StreamSource } from '../sources/stream-source.js';
 import { AggregationState, type StateRow } from './aggregation-state.js';
 import { compareValuesForSort } from './sort-rows.js';

@@ -1,5 +1,5 @@
 /** When a structured query runs its batches (Spark's triggers). */
-import { parseDuration, type Duration } from '../../views/window.js';
+import { parseDuration, type Duration } from '@lambda/core';
 
 export type Trigger =
   /** A batch every interval (at once while input keeps coming). */

@@ -4,11 +4,12 @@
  * same events, in the same order, to both; it samples freshness, checks answers against DuckDB over every
  * record at checkpoints, applies the scenario's logic change midway and measures until each mode answers
  * with the new logic over all history, then measures CPU, storage and what each mode started.
+ * Over 400 lines because it is one script, step after step, best read top to bottom.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDbEngine } from '@lambda/batch-layer';
-import { Catalog, PlatformError, TimeoutError, type CompiledView, type LogRecord } from '@lambda/common';
+import { Catalog, PlatformError, TimeoutError, type CompiledView, type LogRecord } from '@lambda/core';
 import type { Scenario, ScenarioEvent } from '../scenarios/scenario.js';
 import { diskUsage, type DiskUsage } from './disk-usage.js';
 import { ModeInstance } from './mode-instance.js';

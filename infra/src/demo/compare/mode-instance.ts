@@ -5,7 +5,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { PlatformError, TimeoutError, type ViewDefinition } from '@lambda/common';
+import { PlatformError, TimeoutError, type ViewDefinition } from '@lambda/core';
 import type { AppendReply, CpuReply, Mode, ModeReady, ModeReply, ModeRequest, MovingParts, ReprocessSummary } from './mode-protocol.js';
 
 /** Distributes Omit over the request union, so each request is written without its id. */

@@ -8,7 +8,16 @@ import { readdir } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { Server } from 'node:net';
 import { join } from 'node:path';
-import { Metrics, PlatformError, UnknownJobError, archiveJobName, createLogger, loadConfig, recomputeJobName, type ViewDefinition } from '@lambda/common';
+import {
+  Metrics,
+  PlatformError,
+  UnknownJobError,
+  archiveJobName,
+  createLogger,
+  loadConfig,
+  recomputeJobName,
+  type ViewDefinition,
+} from '@lambda/core';
 import { createAllInOne, type AllInOne } from '../../all-in-one.js';
 import type { AppendReply, CpuReply, ModeReady, ModeReply, ModeRequest, MovingParts, ReprocessSummary } from './mode-protocol.js';
 

@@ -3,7 +3,7 @@
  * `child_process.fork`). Each mode runs in its own process so its CPU time is measured cleanly: one
  * process's `process.cpuUsage()` covers its main thread and its worker threads, and nothing else.
  */
-import type { AppendedRecord, ViewDefinition } from '@lambda/common';
+import type { AppendedRecord, ViewDefinition } from '@lambda/core';
 
 export type Mode = 'lambda' | 'kappa';
 

@@ -4,8 +4,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ComparisonResult } from './comparison-run.js';
-import { MODES } from './comparison-run.js';
+import { type ComparisonResult, MODES } from './comparison-run.js';
 import type { Mode } from './mode-protocol.js';
 import { barChart, lineChart } from './svg-charts.js';
 

@@ -4,7 +4,7 @@
  */
 import { BIGINT, LIST, listValue } from '@duckdb/node-api';
 import { queryRows, type DuckDbEngine } from '@lambda/batch-layer';
-import { SqlParameters, type CompiledSource, type CompiledView, type JsonObject, type LogRecord } from '@lambda/common';
+import { SqlParameters, type CompiledSource, type CompiledView, type JsonObject, type LogRecord } from '@lambda/core';
 import type { MergedWindow } from '@lambda/serving-layer';
 
 /** Valid records as rows of a DuckDB table laid out like the archive's Parquet files. */

@@ -2,7 +2,7 @@
  * A view's whole answer over HTTP, as any client reads it: its keys, then its windows for those keys
  * (pages followed), with the provenance of the read that gave the windows.
  */
-import { ConnectionError } from '@lambda/common';
+import { ConnectionError } from '@lambda/core';
 import type { MergedAnswer, MergedWindow, Provenance } from '@lambda/serving-layer';
 
 export interface WholeAnswer {

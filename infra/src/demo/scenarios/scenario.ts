@@ -2,8 +2,7 @@
  * A demo scenario: a catalog (sources and views in the platform's view language), a seeded generator of
  * its events, and the logic change the comparative demo applies to one of its views midway.
  */
-import type { CatalogDefinition, ViewDefinition } from '@lambda/common';
-import { SeededRandom } from '../random.js';
+import { type CatalogDefinition, type ViewDefinition, SeededRandom } from '@lambda/core';
 
 /** How an event was made: the generator labels each, so tests can check the shares it promises. */
 export type EventKind = 'on-time' | 'late' | 'out-of-order' | 'malformed';

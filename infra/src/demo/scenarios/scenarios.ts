@@ -1,5 +1,5 @@
 /** The demo's scenarios by their `--scenario` name. */
-import { InvalidArgumentError } from '@lambda/common';
+import { InvalidArgumentError } from '@lambda/core';
 import type { Scenario } from './scenario.js';
 import { socialNetworkScenario } from './social-network-scenario.js';
 import { stockMarketScenario } from './stock-market-scenario.js';

@@ -2,7 +2,7 @@
  * Social network: trending hashtags, the top 10 over the last 5 minutes, every minute (a hopping
  * window). Posts spell tags with mixed case (#AI, #ai); the logic change counts them as one tag.
  */
-import type { ViewDefinition } from '@lambda/common';
+import type { ViewDefinition } from '@lambda/core';
 import { ScenarioGenerator, type Scenario } from './scenario.js';
 
 const TOPIC = 'posts';

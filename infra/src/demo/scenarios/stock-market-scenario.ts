@@ -5,7 +5,7 @@
  * integers (below 6e12 < 2^53). VWAP is sum(price * qty) / sum(qty), from two sums. The logic change
  * leaves odd lots (under 100 shares) out of the bars, as exchanges do for the official OHLC.
  */
-import type { ViewDefinition } from '@lambda/common';
+import type { ViewDefinition } from '@lambda/core';
 import { ScenarioGenerator, type Scenario } from './scenario.js';
 
 const TOPIC = 'trades';

@@ -2,7 +2,7 @@
  * Web analytics: page views and unique visitors per page per minute. A share of the traffic comes from
  * crawlers (`bot-*` users); the logic change filters them out, as a team would once it noticed them.
  */
-import type { ViewDefinition } from '@lambda/common';
+import type { ViewDefinition } from '@lambda/core';
 import { ScenarioGenerator, type Scenario } from './scenario.js';
 
 const TOPIC = 'pageviews';

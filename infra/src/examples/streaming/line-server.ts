@@ -4,7 +4,7 @@
  */
 import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
-import { SeededRandom } from '../../demo/random.js';
+import { SeededRandom } from '@lambda/core';
 
 const WORDS = ['to', 'be', 'or', 'not', 'that', 'is', 'the', 'question', 'whether', 'tis', 'nobler', 'in', 'mind'];
 

@@ -23,8 +23,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { EmbeddedEventLog, F, Trigger, readStream } from '@lambda/common';
-import { SeededRandom } from '../../demo/random.js';
+import { EmbeddedEventLog, SeededRandom } from '@lambda/core';
+import { F, Trigger, readStream } from '@lambda/streaming';
 
 const { count, max, min, sum, window } = F;
 

@@ -14,8 +14,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
-import { QueueSource, StreamingContext } from '@lambda/common';
-import { SeededRandom } from '../../demo/random.js';
+import { QueueSource, StreamingContext } from '@lambda/streaming';
+import { SeededRandom } from '@lambda/core';
 
 const options = new Command()
   .name('trending-hashtags')

@@ -13,7 +13,7 @@
  * after N batches; default: until Ctrl-C), --generate, --seed N (7), --lines-per-second N (5).
  */
 import { Command } from 'commander';
-import { StreamingContext } from '@lambda/common';
+import { StreamingContext } from '@lambda/streaming';
 import { startLineServer } from './line-server.js';
 
 const options = new Command()

@@ -14,7 +14,7 @@
  * default: until Ctrl-C), --generate, --seed N (7), --lines-per-second N (5).
  */
 import { Command } from 'commander';
-import { ConsoleSink, F, Trigger, readStream, type SinkBatch, type StreamingQuery } from '@lambda/common';
+import { ConsoleSink, F, Trigger, readStream, type SinkBatch, type StreamingQuery } from '@lambda/streaming';
 import { startLineServer } from './line-server.js';
 
 const { desc, explode, split } = F;

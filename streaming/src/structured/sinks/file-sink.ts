@@ -9,8 +9,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { validateIdentifier } from '../../../views/identifiers.js';
-import { writeFileAtomic } from '../../../storage/atomic-file.js';
+import { validateIdentifier, writeFileAtomic } from '@lambda/core';
 import type { SchemaColumn } from '../logical-plan.js';
 import type { SinkBatch, StructuredSink } from './structured-sink.js';
 

@@ -3,8 +3,7 @@
  * a batch written but not committed when the process died is written again on restart; each message
  * carries its batch id in the `batch-id` header, so a consumer can drop repeats.
  */
-import type { EventLog, LogMessage } from '../../../ports/event-log/event-log.js';
-import { validateTopicName } from '../../../ports/event-log/validation.js';
+import { type EventLog, type LogMessage, validateTopicName } from '@lambda/core';
 import type { SinkBatch, StructuredSink } from './structured-sink.js';
 
 export interface LogTopicSinkOptions {

@@ -3,9 +3,7 @@
  * notebooks. Rows are kept per batch id, so a batch handed again after a restart replaces its first
  * copy; in complete mode the table is the last batch, otherwise every batch in order.
  */
-import { InvalidArgumentError, UnknownViewError } from '../../../errors/errors.js';
-import type { ValueType } from '../../../views/expression/ast.js';
-import { compileExpression, type Row } from '../../../views/expression/compile.js';
+import { InvalidArgumentError, UnknownViewError, type ValueType, compileExpression, type Row } from '@lambda/core';
 import type { SchemaColumn } from '../logical-plan.js';
 import type { OutputRow } from '../row-pipeline.js';
 import type { OutputMode, SinkBatch, StructuredSink } from './structured-sink.js';

@@ -5,10 +5,7 @@
  * express). The speed and batch layers then maintain the view, merged and exact, like any other. When the
  * query reads that very topic as it is, there is nothing to forward: the layers read it themselves.
  */
-import type { EventLog, LogMessage } from '../../../ports/event-log/event-log.js';
-import { validateTopicName } from '../../../ports/event-log/validation.js';
-import type { SourceDefinition } from '../../../views/source.js';
-import type { ViewDefinition } from '../../../views/view.js';
+import { type EventLog, type LogMessage, validateTopicName, type SourceDefinition, type ViewDefinition } from '@lambda/core';
 import type { SinkBatch, StructuredSink } from './structured-sink.js';
 
 export interface ViewSinkOptions {

@@ -19,6 +19,7 @@ import {
 } from '../../../errors/errors.js';
 import { silentLogger, type Logger } from '../../../logging/logger.js';
 import type { Metrics } from '../../../metrics/metrics.js';
+import { eventLogMetrics } from '../log-metrics.js';
 import { syncDirectory, writeFileAtomic } from '../../../storage/atomic-file.js';
 import { lockDirectory } from '../../../storage/directory-lock.js';
 import { DEFAULT_DURABILITY, type FsyncPolicy } from '../../../storage/fsync-policy.js';
@@ -87,18 +88,7 @@ export class EmbeddedEventLog implements EventLog {
     private readonly logger: Logger,
     metrics: Metrics | undefined,
   ) {
-    this.metrics = metrics && {
-      appendedRecords: metrics.counter({
-        name: 'lambda_log_appended_records_total',
-        help: 'Records appended to the embedded event log',
-        labelNames: ['topic'],
-      }),
-      appendDuration: metrics.histogram({
-        name: 'lambda_log_append_duration_seconds',
-        help: 'Time from append call to acknowledgement',
-        buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-      }),
-    };
+    this.metrics = metrics && eventLogMetrics(metrics);
   }
 
   /** Opens the log at `options.directory`, recovering from a crash if the last process died mid-write. */
