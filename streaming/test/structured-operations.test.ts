@@ -164,16 +164,20 @@ describe('structured windowed aggregation', () => {
         .agg(...aggregates);
       const { batches: output, query } = await runAvailable(frame, 'append');
       const all = batches.flat();
+      // Batch i closes against the watermark as of batch i-1's end (Spark's rule); a last batch without
+      // data closes against the final one.
       let maxSeen = -Infinity;
+      let watermark = -Infinity;
       const emitted = new Set<number>();
-      batches.forEach((batch, i) => {
-        maxSeen = Math.max(maxSeen, ...batch.map((tick) => tick.ts));
-        const watermark = maxSeen - delay;
+      expect(output).toHaveLength(batches.length + 1);
+      [...batches, []].forEach((batch, i) => {
         const expected = recompute(all, MINUTE, MINUTE)
           .filter((group) => group.windowStart + MINUTE <= watermark && !emitted.has(group.windowStart))
           .map((group) => expectedRow(group, MINUTE));
         for (const row of expected) emitted.add((row.window as { start: number }).start);
         expect(canonical(output[i]!)).toEqual(canonical(expected));
+        maxSeen = Math.max(maxSeen, ...batch.map((tick) => tick.ts));
+        watermark = maxSeen - delay;
       });
       expect(emitted.size).toBeGreaterThan(3);
       expect(query.lastProgress!.watermark).toBe(new Date(maxSeen - delay).toISOString());

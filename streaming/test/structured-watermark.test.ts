@@ -13,12 +13,13 @@ const DELAY = MINUTE;
 
 const tick = (symbol: string, at: number, price = 1): Tick => ({ symbol, price, trader: 't', ts: BASE + at });
 
-/** Out-of-order ticks; batch 2 and 3 hold records for windows the watermark has already passed. */
+/** Out-of-order ticks; batches 3 and 4 hold records for windows that closed before the batch ahead of them. */
 const BATCHES: Tick[][] = [
   [tick('A', 10_000), tick('B', 50_000), tick('A', 90_000)],
   [tick('A', 200_000, 2), tick('B', 70_000, 3)],
   [tick('A', 20_000, 5), tick('B', 130_000, 7), tick('A', 250_000)],
   [tick('B', 100_000), tick('A', 330_000, 4), tick('A', 245_000, 2)],
+  [tick('B', 150_000), tick('A', 400_000, 3)],
 ];
 
 interface Simulated {
@@ -28,19 +29,25 @@ interface Simulated {
   watermarks: number[];
 }
 
-/** Spark's rule, counted by hand: drop against the watermark at batch start, advance, evict what closed. */
+/**
+ * Spark's rule (3.5 and later, one stateful operator), counted by hand: batch n closes the windows that
+ * end at or before the watermark as of batch n-1's end, and drops records only for windows closed
+ * before that (the watermark batch n-1 closed against). A last batch without data closes what the last
+ * batch's watermark passed. The update output is the rows the batch touched, evicted or not.
+ */
 function simulate(batches: readonly Tick[][]): Simulated {
   const state = new Map<string, { start: number; symbol: string; n: number; total: number }>();
   let maxSeen = -Infinity;
   let watermark = -Infinity;
+  let late = -Infinity;
   const result: Simulated = { outputs: [], dropped: [], stateSizes: [], watermarks: [] };
-  for (const batch of batches) {
+  const run = (batch: readonly Tick[]) => {
     let dropped = 0;
     const touched = new Set<string>();
     for (const t of batch) {
       maxSeen = Math.max(maxSeen, t.ts);
       const start = t.ts - (t.ts % MINUTE);
-      if (start + MINUTE <= watermark) {
+      if (start + MINUTE <= late) {
         dropped++;
         continue;
       }
@@ -51,7 +58,6 @@ function simulate(batches: readonly Tick[][]): Simulated {
       state.set(id, entry);
       touched.add(id);
     }
-    watermark = Math.max(watermark, maxSeen - DELAY);
     const row = (id: string): OutputRow => {
       const e = state.get(id)!;
       return { window: { start: e.start, end: e.start + MINUTE }, symbol: e.symbol, n: e.n, total: e.total };
@@ -59,10 +65,14 @@ function simulate(batches: readonly Tick[][]): Simulated {
     const closed = [...state.keys()].filter((id) => state.get(id)!.start + MINUTE <= watermark);
     result.outputs.push({ update: [...touched].map(row), append: closed.map(row) });
     for (const id of closed) state.delete(id);
+    late = watermark;
+    watermark = Math.max(watermark, maxSeen - DELAY);
     result.dropped.push(dropped);
     result.stateSizes.push(state.size);
     result.watermarks.push(watermark);
-  }
+  };
+  for (const batch of batches) run(batch);
+  if (watermark !== late) run([]);
   return result;
 }
 
@@ -76,8 +86,9 @@ const frame = () =>
 describe('structured watermarks', () => {
   const expected = simulate(BATCHES);
 
-  it('should have test data with late records in more than one batch', () => {
+  it('should have test data with late records in more than one batch, and a batch without data at the end', () => {
     expect(expected.dropped.filter((n) => n > 0).length).toBeGreaterThanOrEqual(2);
+    expect(expected.outputs).toHaveLength(BATCHES.length + 1);
   });
 
   describe.each(['update', 'append'] as const)('when late records arrive in %s mode', (mode) => {

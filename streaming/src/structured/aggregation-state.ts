@@ -2,12 +2,15 @@
  * The running aggregation of a structured query: a row state per (key, window), folded by the view
  * machinery (`CompiledView.fold`, the speed layer's own hot path), and the event-time watermark.
  *
- * Watermark rules (Spark's): the watermark is (max event time seen) minus the delay, and never goes
- * back. A record is checked against the watermark as it stood when its batch began: a window whose end
- * is at or before it is closed, so the record's contribution to it is dropped (a record all of whose
- * windows are closed counts as one late row). After a batch the watermark advances, and closed windows
- * are emitted (append mode) and their state evicted. In complete mode nothing is dropped or evicted: the
- * whole result table is output every batch, so every window must stay.
+ * Watermark rules (Spark's, checked against Spark 4 by infra/test/spark-structured-parity.test.ts): the
+ * watermark is (max event time seen) minus the delay, computed at the end of each batch, and never goes
+ * back. Batch n closes (emits in append mode, evicts) the windows that end at or before the watermark of
+ * batch n-1's end, and drops a record's contribution to a window only when the window had closed before
+ * batch n-1 (Spark's separate watermark for late events, which lets a record that arrives with the
+ * batch that closes its window still count). A record all of whose windows are closed counts as one late
+ * row. When the watermark moved in the last batch and no data comes, a batch without data runs, so that
+ * what it closed is emitted (`watermarkMoved`). In complete mode nothing is dropped or evicted: the whole
+ * result table is output every batch, so every window must stay.
  */
 import { type JsonValue, compareCodePoints, type SourceRow, type CompiledView, type RowState } from '@lambda/core';
 
@@ -20,6 +23,8 @@ export interface StateRow {
 export interface AggregationStateJson {
   rows: { key: string; windowStart: number; state: JsonValue }[];
   watermark: number | null;
+  /** The watermark late records are checked against; absent in checkpoints of older versions. */
+  lateWatermark?: number | null;
   maxEventTime: number | null;
 }
 
@@ -43,7 +48,10 @@ const rowId = (key: string, windowStart: number): string => `${windowStart}\u000
 
 export class AggregationState {
   private readonly rows = new Map<string, StateRow>();
+  /** As of the end of the last batch: what the next batch closes windows against. */
   private watermarkMs: number | undefined;
+  /** The watermark the last batch closed windows against: what the next batch drops late records against. */
+  private lateWatermarkMs: number | undefined;
   private maxEventTimeMs: number | undefined;
 
   constructor(
@@ -71,7 +79,7 @@ export class AggregationState {
   fold(records: readonly SourceRow[]): FoldResult {
     const touched = new Set<string>();
     let droppedLate = 0;
-    const closedBefore = this.watermarked && this.options.evictClosed ? this.watermarkMs : undefined;
+    const closedBefore = this.watermarked && this.options.evictClosed ? this.lateWatermarkMs : undefined;
     const scratch = this.view.createState();
     let open = 0;
     let closed = 0;
@@ -97,11 +105,20 @@ export class AggregationState {
     return { touched, droppedLate };
   }
 
-  /** Moves the watermark to (max event time seen minus the delay), if that is later. */
-  advanceWatermark(): void {
+  /**
+   * Ends a batch: the watermark it closed windows against becomes the one late records are checked
+   * against, and the watermark moves to (max event time seen minus the delay), if that is later.
+   */
+  endBatch(): void {
+    this.lateWatermarkMs = this.watermarkMs;
     if (!this.watermarked || this.maxEventTimeMs === undefined) return;
     const candidate = this.maxEventTimeMs - this.options.watermarkDelayMs!;
     if (this.watermarkMs === undefined || candidate > this.watermarkMs) this.watermarkMs = candidate;
+  }
+
+  /** Whether the last batch moved the watermark, so a batch without data would close windows (append and update modes). */
+  get watermarkMoved(): boolean {
+    return this.watermarked && this.options.evictClosed && this.watermarkMs !== undefined && this.watermarkMs !== this.lateWatermarkMs;
   }
 
   /** Rows whose window ended at or before the watermark: final, and evictable. */
@@ -127,6 +144,7 @@ export class AggregationState {
     return {
       rows: this.all().map((row) => ({ key: row.key, windowStart: row.windowStart, state: this.view.toJson(row.state) })),
       watermark: this.watermarkMs ?? null,
+      lateWatermark: this.lateWatermarkMs ?? null,
       maxEventTime: this.maxEventTimeMs ?? null,
     };
   }
@@ -137,6 +155,7 @@ export class AggregationState {
       this.rows.set(rowId(row.key, row.windowStart), { key: row.key, windowStart: row.windowStart, state: this.view.fromJson(row.state as never) });
     }
     this.watermarkMs = json.watermark ?? undefined;
+    this.lateWatermarkMs = json.lateWatermark === undefined ? this.watermarkMs : (json.lateWatermark ?? undefined);
     this.maxEventTimeMs = json.maxEventTime ?? undefined;
   }
 }

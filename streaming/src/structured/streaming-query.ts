@@ -81,6 +81,8 @@ export class StreamingQuery {
   private readonly logger: Logger;
   private checkpoint!: QueryCheckpoint;
   private nextBatchId = 0;
+  /** The source position of the last committed batch: a batch without data commits it again. */
+  private position: JsonValue = null;
   private totals: QueryTotals = { inputRows: 0, outputRows: 0, rowsDroppedByWatermark: 0, invalidRows: 0 };
   private loop: MicroBatchLoop | undefined;
   private finite: Promise<void> | undefined;
@@ -205,6 +207,7 @@ export class StreamingQuery {
       this.adopt(pending.batchId, pending.aggregation, pending.totals);
       position = pending.sourcePosition;
     }
+    this.position = position ?? null;
     await this.source.start(position ?? undefined);
     if (pending) await this.source.commit(pending.sourcePosition);
     this.message = 'Waiting for data to arrive';
@@ -238,6 +241,12 @@ export class StreamingQuery {
       const started = Date.now();
       const polled = drain ? await this.drain() : await this.source.poll();
       if (polled.records.length === 0) {
+        // As Spark: the watermark moved in the last batch, so a batch without data closes what it passed.
+        if (!drain && this.state?.watermarkMoved) {
+          this.message = 'Processing a batch without data: the watermark moved';
+          await this.processBatch({ records: [], position: this.position }, started);
+          return { backlog: true };
+        }
         this.message = 'Waiting for data to arrive';
         return { backlog: false };
       }
@@ -284,7 +293,6 @@ export class StreamingQuery {
       output = rows.map((row) => query.rows.project(row.fields as OutputRow));
     } else {
       const { touched, droppedLate } = this.state.fold(rows);
-      this.state.advanceWatermark();
       let emitted: StateRow[];
       let removed: StateRow[] = [];
       if (config.outputMode === 'complete') emitted = this.state.all();
@@ -294,6 +302,7 @@ export class StreamingQuery {
       } else emitted = removed = this.state.closedRows();
       output = this.aggregateOutput(query.aggregation, emitted);
       this.state.evict(removed);
+      this.state.endBatch();
       this.totals.rowsDroppedByWatermark += droppedLate;
       stateOperator = { numRowsTotal: this.state.size, numRowsUpdated: touched.size, numRowsRemoved: removed.length, numRowsDroppedByWatermark: droppedLate };
       this.counters?.dropped.inc({ query: this.metricLabel }, droppedLate);
@@ -314,6 +323,7 @@ export class StreamingQuery {
     await config.sink.addBatch({ batchId, rows: output, columns: query.columns, outputMode: config.outputMode });
     await this.checkpoint.commit(pending);
     await this.source.commit(polled.position);
+    this.position = polled.position;
     this.nextBatchId = batchId + 1;
     this.counters?.input.inc({ query: this.metricLabel }, decoded.rows.length);
     this.counters?.batches.inc({ query: this.metricLabel });
