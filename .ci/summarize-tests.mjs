@@ -16,6 +16,9 @@ const MUST_RUN_FILES = [
   // The layers as processes on the real engines, and the engines' faults under them.
   'infra/test/real-engines-processes.e2e.test.ts',
   'infra/test/real-engines-faults.e2e.test.ts',
+  // Our streaming APIs against PySpark, the reference of their semantics.
+  'infra/test/spark-dstream-parity.test.ts',
+  'infra/test/spark-structured-parity.test.ts',
 ];
 const MUST_RUN_SUITE = /contract on .*\b(kafka|cassandra)\b/i;
 const NOT_RUN = new Set(['skipped', 'pending', 'todo']);
