@@ -12,6 +12,7 @@ import { measureRecompute } from './batch-recompute.js';
 import { createDataset } from './dataset.js';
 import { measureFreshness } from './freshness.js';
 import { measureServing } from './serving-queries.js';
+import { SPARK_JSON_FILES, measureSparkPeer } from './spark-peer.js';
 import { measureThroughput } from './speed-throughput.js';
 
 const positive = (name: string) => (value: string) => {
@@ -27,9 +28,11 @@ const program = new Command()
   .option('--freshness-seconds <seconds>', 'how long the freshness load runs', positive('freshness-seconds'), 20)
   .option('--serving-seconds <seconds>', 'how long each route is loaded in the serving figure, spread over the rounds', positive('serving-seconds'), 10)
   .option('--workers <count>', 'speed-layer worker threads', positive('workers'), Math.min(availableParallelism(), 8))
+  .option('--peers <names>', 'also measure peers doing the same work: spark (needs infra/spark/setup.sh)', (value) => value.split(',').map((name) => name.trim()), [] as string[])
   .option('--markdown <file>', "also write the results into this Markdown file (relative to the repository's root), between its results markers")
   .parse();
-const options = program.opts<{ events: number; rounds: number; freshnessSeconds: number; servingSeconds: number; workers: number; markdown?: string }>();
+const options = program.opts<{ events: number; rounds: number; freshnessSeconds: number; servingSeconds: number; workers: number; peers: string[]; markdown?: string }>();
+for (const peer of options.peers) if (peer !== 'spark') program.error(`unknown peer "${peer}": the peers are spark`);
 
 const round = (value: number) => Math.round(value).toLocaleString('en');
 const ratio = (value: number) => value.toFixed(2);
@@ -43,6 +46,7 @@ try {
   const recompute = await measureRecompute(dataset, { rounds: options.rounds });
   const freshness = await measureFreshness({ rate: throughput.countView / 2, seconds: options.freshnessSeconds, workers: options.workers, batchIntervalMs: 1000 });
   const serving = await measureServing({ rounds: options.rounds, seconds: options.servingSeconds });
+  const spark = options.peers.includes('spark') ? await measureSparkPeer(dataset, { rounds: options.rounds }) : undefined;
 
   const throughputRatio = throughput.countView / throughput.baseline;
   const recomputeRatio = recompute.recomputeMs / recompute.handWrittenMs;
@@ -58,6 +62,12 @@ try {
     ['   Freshness p99', `${round(freshness.p99)} ms`, `batch interval ${freshness.batchIntervalMs} ms`, ratio(freshness.p99 / freshness.batchIntervalMs), `≤ ${freshnessBound} ms`, verdict(freshness.p99 <= freshnessBound)],
     [`4. Merged point queries at concurrency ${serving.connections}`, `${round(serving.merged.requestsPerSecond)} requests/s`, `${round(serving.constant.requestsPerSecond)} requests/s (bare Express route, a constant)`, ratio(servingRatio), '≥ 0.60', verdict(servingRatio >= 0.6)],
     ['   Merged point query p99', milliseconds(serving.merged.p99), `${milliseconds(serving.constant.p99)} (same bare route)`, ratio(serving.merged.p99 / serving.constant.p99), `≤ ${servingP99Bound} ms`, verdict(serving.merged.p99 <= servingP99Bound)],
+    ...(spark
+      ? [
+          ['5. Spark peer: streaming, count per page per minute to durable output', `${round(throughput.countView)} events/s (ours, figure 1)`, `${round(spark.streamingRate)} events/s (Spark Structured Streaming, local[2])`, ratio(throughput.countView / spark.streamingRate), '≥ 2', verdict(throughput.countView / spark.streamingRate >= 2)],
+          ['   Spark peer: batch count over the same Parquet files', `${round(recompute.recomputeMs)} ms (ours, figure 2)`, `${round(spark.batchMs)} ms (Spark batch, local[2])`, ratio(spark.batchMs / recompute.recomputeMs), '≥ 5 (Spark ÷ ours)', verdict(spark.batchMs / recompute.recomputeMs >= 5)],
+        ]
+      : []),
   ];
   const table = [
     '| figure | measured | baseline (same run) | ratio | target | |',
@@ -69,6 +79,11 @@ try {
     `- Recompute: ${recompute.rows} rows; archiving the log into Parquet beforehand took ${round(recompute.archiveMs)} ms (in neither figure).`,
     `- Freshness: ${freshness.markers} marker events at ${round(freshness.achievedRate)} events/s (target load ${round(freshness.targetRate)}, half the speed layer's throughput above), one-second micro-batches.`,
     `- Serving: \`pageviews_by_url\` of ${round(serving.state.events)} demo page views in the embedded view store, a batch version of ${serving.state.batchRows} rows and ${serving.state.slices} slices above its horizon; each query one of the ${serving.state.keys} pages over the last ${serving.state.rangeMinutes} minutes (${serving.state.windowsPerAnswer} windows). ${serving.generator} in a process of its own, ${serving.connections} connections, each route ${serving.rounds} × ${serving.secondsPerRound.toFixed(1)} s after a warm-up, alternately; ${round(serving.requests.merged)} merged and ${round(serving.requests.constant)} bare requests, all answered 2xx.`,
+    ...(spark
+      ? [
+          `- Spark peer: pyspark 4.3.0 (infra/spark/requirements.txt) on Java 17, local[2]; its start-up (JVM and session) took ${round(spark.startupMs)} ms, in neither figure. Streaming: the same events as ${SPARK_JSON_FILES} JSON-lines files, one a micro-batch (${spark.microBatches} micro-batches, trigger availableNow), update mode, each micro-batch's rows written to Parquet; ours reads the embedded log and writes the view store with fsync. Batch: the ${round(spark.batchRows)} rows of the count written to Parquet; ours writes them to the view store and publishes a version.`,
+        ]
+      : []),
   ].join('\n');
   console.log(`\n${table}\n\n${notes}\n`);
   if (options.markdown) {

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { beforeAll, expect, it } from 'vitest';
 import { StreamingContext, type DStream } from '@lambda/streaming';
 import { describeWhenAvailable, makeTempDir } from '@lambda/test-kit';
-import { runSpark, sparkSkipReason } from './helpers/spark.js';
+import { runSpark, sparkSkipReason } from '../src/spark/pyspark.js';
 
 const BATCH_MS = 1000;
 /** Input batches per stream, and batches run: more, so that the longest windows drain. */

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { beforeAll, expect, it } from 'vitest';
 import { F, MemoryTables, QueueSource, Trigger, readStream, type OutputMode, type OutputRow, type StreamingDataFrame } from '@lambda/streaming';
 import { describeWhenAvailable, makeTempDir } from '@lambda/test-kit';
-import { runSpark, sparkSkipReason } from './helpers/spark.js';
+import { runSpark, sparkSkipReason } from '../src/spark/pyspark.js';
 
 const { count, explode, split, sum, window } = F;
 const MINUTE = 60_000;

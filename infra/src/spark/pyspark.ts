@@ -1,11 +1,14 @@
 /**
- * PySpark as the reference: runs a program of infra/spark/ in the virtual environment that
- * `infra/spark/setup.sh` makes (outside git), feeding it JSON on stdin and reading JSON from its last line.
+ * PySpark as the reference (the parity suites) and the peer (`npm run bench -- --peers spark`): runs a
+ * program of infra/spark/ in the virtual environment that `infra/spark/setup.sh` makes (outside git),
+ * feeding it JSON on stdin and reading JSON from its last line.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { PlatformError } from '@lambda/core';
 
+// From src/spark/ and dist/spark/ alike.
 export const SPARK_DIR = fileURLToPath(new URL('../../spark/', import.meta.url));
 export const SPARK_PYTHON = `${SPARK_DIR}.venv/bin/python`;
 
@@ -25,11 +28,11 @@ export function runSpark<T>(program: string, input: unknown, timeoutMs = 600_000
     child.on('close', (code) => {
       clearTimeout(timer);
       const last = stdout.trim().split('\n').at(-1) ?? '';
-      if (code !== 0) return reject(new Error(`${program} exited with ${code}:\n${stderr.split('\n').slice(-30).join('\n')}`));
+      if (code !== 0) return reject(new PlatformError(`${program} exited with ${code}:\n${stderr.split('\n').slice(-30).join('\n')}`));
       try {
         resolve(JSON.parse(last) as T);
       } catch {
-        reject(new Error(`${program} printed no JSON result:\n${stdout.slice(-2000)}\n${stderr.split('\n').slice(-30).join('\n')}`));
+        reject(new PlatformError(`${program} printed no JSON result:\n${stdout.slice(-2000)}\n${stderr.split('\n').slice(-30).join('\n')}`));
       }
     });
     child.stdin.end(JSON.stringify(input));

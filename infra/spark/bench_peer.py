@@ -1,0 +1,89 @@
+"""
+The Spark side of `npm run bench -- --peers spark`: the same work as our speed layer and batch recompute,
+timed here. Input (stdin): {"jsonDir", "parquetFiles", "outDir", "rounds", "filesPerTrigger"}.
+- Streaming: Structured Streaming over the JSON-lines files of the benchmark's events (`filesPerTrigger`
+  files a micro-batch, trigger availableNow), count per page per one-minute event-time window in update
+  mode, each micro-batch's rows written to Parquet (durable) by foreachBatch: milliseconds from start to
+  the last batch written.
+- Batch: the same count over the Parquet files of our lake archive, written to Parquet: milliseconds.
+Spark's start-up (the JVM and the session) is timed apart. Output (stdout, last line): JSON.
+"""
+import json
+import os
+import sys
+import time
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+PAGE_VIEW = StructType(
+    [
+        StructField("url", StringType()),
+        StructField("user", StringType()),
+        StructField("referrer", StringType()),
+        StructField("latency", LongType()),
+        StructField("device", StringType()),
+        StructField("ts", LongType()),
+    ]
+)
+
+
+def streaming_round(spark, spec, round_index):
+    out = os.path.join(spec["outDir"], f"stream-{round_index}")
+    frame = spark.readStream.schema(PAGE_VIEW).option("maxFilesPerTrigger", spec["filesPerTrigger"]).json(spec["jsonDir"])
+    counts = frame.groupBy(F.window(F.timestamp_millis("ts"), "1 minute"), "url").count()
+    rows = {"n": 0}
+
+    def write(batch, batch_id):
+        batch.write.mode("overwrite").parquet(os.path.join(out, str(batch_id)))
+        rows["n"] += 1
+
+    started = time.monotonic()
+    query = (
+        counts.writeStream.outputMode("update")
+        .foreachBatch(write)
+        .option("checkpointLocation", os.path.join(out, "_checkpoint"))
+        .trigger(availableNow=True)
+        .start()
+    )
+    query.awaitTermination()
+    return (time.monotonic() - started) * 1000, rows["n"]
+
+
+def batch_round(spark, spec, round_index):
+    out = os.path.join(spec["outDir"], f"batch-{round_index}")
+    started = time.monotonic()
+    frame = spark.read.parquet(*spec["parquetFiles"])
+    counts = frame.groupBy("url", (F.floor(F.col("_event_time") / 60000) * 60000).alias("minute")).count()
+    counts.write.mode("overwrite").parquet(out)
+    elapsed = (time.monotonic() - started) * 1000
+    return elapsed, spark.read.parquet(out).count()
+
+
+def main():
+    spec = json.load(sys.stdin)
+    started = time.monotonic()
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .appName("bench-peer")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    startup_ms = (time.monotonic() - started) * 1000
+    streaming, batch = [], []
+    batches = rows = 0
+    for i in range(spec["rounds"]):
+        ms, batches = streaming_round(spark, spec, i)
+        streaming.append(ms)
+        ms, rows = batch_round(spark, spec, i)
+        batch.append(ms)
+    spark.stop()
+    print(json.dumps({"startupMs": startup_ms, "streamingMs": streaming, "batchMs": batch, "microBatches": batches, "batchRows": rows}))
+
+
+if __name__ == "__main__":
+    main()
