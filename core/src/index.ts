@@ -51,9 +51,11 @@ export {
   validateOffset,
   validatePartition,
   validatePartitionCount,
+  validateMessage,
   validateReadLimit,
   validateTopicName,
 } from './ports/event-log/validation.js';
+export type { ValidMessage } from './ports/event-log/validation.js';
 export { EmbeddedEventLog } from './ports/event-log/embedded/embedded-event-log.js';
 export { openLogFollower } from './ports/event-log/open-log-follower.js';
 export { ensureTopic } from './ports/event-log/ensure-topic.js';

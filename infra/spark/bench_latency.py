@@ -10,21 +10,13 @@ import json
 import sys
 import time
 
-from pyspark.sql import SparkSession
+from local_session import local_session
+
 
 
 def main():
     spec = json.load(sys.stdin)
-    started = time.monotonic()
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .appName("bench-latency")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
-    startup_ms = (time.monotonic() - started) * 1000
+    spark, startup_ms = local_session("bench-latency")
     latencies = []
 
     def note(frame, batch_id):

@@ -15,9 +15,10 @@ import os
 import sys
 import time
 
-from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+from local_session import local_session
 
 PAGE_VIEW = StructType(
     [
@@ -104,17 +105,7 @@ def batch_round(spark, spec, round_index):
 
 def main():
     spec = json.load(sys.stdin)
-    started = time.monotonic()
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .appName("bench-peer")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
-    startup_ms = (time.monotonic() - started) * 1000
+    spark, startup_ms = local_session("bench-peer")
     streaming, demo, batch = [], [], []
     batches = rows = 0
     for i in range(spec["rounds"]):

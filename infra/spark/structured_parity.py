@@ -15,11 +15,11 @@ Rows are JSON objects; a window is {"start": ms, "end": ms}.
 import json
 import os
 import sys
-import time
 
-from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+from local_session import local_session
 
 LINES = StructType([StructField("value", StringType())])
 TICKS = StructType([StructField("symbol", StringType()), StructField("price", LongType()), StructField("ts", LongType())])
@@ -125,17 +125,7 @@ def try_unsupported(spark, work_dir, case):
 
 def main():
     spec = json.load(sys.stdin)
-    started = time.monotonic()
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .appName("structured-parity")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
-    startup_ms = (time.monotonic() - started) * 1000
+    spark, startup_ms = local_session("structured-parity")
     outputs = {case["id"]: run_case(spark, spec["workDir"], case) for case in spec["cases"]}
     refused = {case["id"]: try_unsupported(spark, spec["workDir"], case) for case in spec.get("unsupported", [])}
     spark.stop()

@@ -28,6 +28,7 @@ import {
   validateOffset,
   validatePartition,
   validatePartitionCount,
+  validateMessage,
   validateReadLimit,
   validateTopicName,
   eventLogMetrics,
@@ -345,24 +346,7 @@ export class KafkaEventLog implements EventLog {
 
 /** A port message as kafkajs sends it; fails with InvalidArgumentError naming the message. */
 function toKafkaMessage(message: LogMessage, index: number, topic: string, now: number): Message & { key: Buffer | null } {
-  const invalid = (problem: string): never => {
-    throw new InvalidArgumentError(`Message ${index} to topic "${topic}": ${problem}`, { topic, index });
-  };
-  if (typeof message !== 'object' || message === null) return invalid('must be an object with a value');
-  const value = toBuffer(message.value) ?? invalid('value must be a Buffer or a string');
-  const key = message.key === undefined || message.key === null ? null : (toBuffer(message.key) ?? invalid('key must be a Buffer, a string or null'));
-  const timestamp = message.timestamp ?? now;
-  if (!Number.isSafeInteger(timestamp) || timestamp < 0) invalid(`timestamp ${JSON.stringify(timestamp)} must be epoch milliseconds`);
-  const headers: Record<string, Buffer> = {};
-  for (const [name, headerValue] of Object.entries(message.headers ?? {})) {
-    headers[name] = toBuffer(headerValue) ?? invalid(`header "${name}" must be a Buffer or a string`);
-  }
+  const { key, value, timestamp, headers } = validateMessage(message, index, topic, now);
   // A string: kafkajs replaces a falsy timestamp (the number 0) with the send time.
   return { key, value, headers, timestamp: String(timestamp) };
-}
-
-function toBuffer(value: unknown): Buffer | undefined {
-  if (Buffer.isBuffer(value)) return value;
-  if (typeof value === 'string') return Buffer.from(value);
-  return undefined;
 }

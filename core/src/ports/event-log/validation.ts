@@ -4,6 +4,7 @@ import {
   InvalidPartitionError,
   InvalidTopicError,
 } from '../../errors/errors.js';
+import type { LogMessage } from './event-log.js';
 
 /** Kafka's own topic name rule, so every topic name is valid on every adapter. */
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
@@ -66,4 +67,35 @@ export function validateReadLimit(name: string, value: number | undefined): void
   if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
     throw new InvalidArgumentError(`Invalid ${name} ${JSON.stringify(value)}: must be a positive integer`, { [name]: value });
   }
+}
+
+/** A message to append, checked: its key, value and headers as bytes, and its log timestamp. */
+export interface ValidMessage {
+  key: Buffer | null;
+  value: Buffer;
+  timestamp: number;
+  headers: Record<string, Buffer>;
+}
+
+/** Checks message `index` of an append to `topic` (every adapter alike); an InvalidArgumentError names what is wrong. */
+export function validateMessage(message: LogMessage, index: number, topic: string, now: number): ValidMessage {
+  const invalid = (problem: string): never => {
+    throw new InvalidArgumentError(`Message ${index} to topic "${topic}": ${problem}`, { topic, index });
+  };
+  if (typeof message !== 'object' || message === null) return invalid('must be an object with a value');
+  const value = toBuffer(message.value) ?? invalid('value must be a Buffer or a string');
+  const key = message.key === undefined || message.key === null ? null : (toBuffer(message.key) ?? invalid('key must be a Buffer, a string or null'));
+  const timestamp = message.timestamp ?? now;
+  if (!Number.isSafeInteger(timestamp) || timestamp < 0) invalid(`timestamp ${JSON.stringify(timestamp)} must be epoch milliseconds`);
+  const headers: Record<string, Buffer> = {};
+  for (const [name, headerValue] of Object.entries(message.headers ?? {})) {
+    headers[name] = toBuffer(headerValue) ?? invalid(`header "${name}" must be a Buffer or a string`);
+  }
+  return { key, value, timestamp, headers };
+}
+
+function toBuffer(value: unknown): Buffer | undefined {
+  if (Buffer.isBuffer(value)) return value;
+  if (typeof value === 'string') return Buffer.from(value);
+  return undefined;
 }

@@ -40,6 +40,7 @@ import {
   validatePartition,
   validatePartitionCount,
   validateReadLimit,
+  validateMessage,
   validateTopicName,
 } from '../validation.js';
 import { ConsumerOffsets } from './consumer-offsets.js';
@@ -188,7 +189,7 @@ export class EmbeddedEventLog implements EventLog {
     // Validate and place every message before writing any, so a bad one changes nothing.
     const byPartition = new Map<number, { indexes: number[]; records: BatchRecord[]; bytes: number }>();
     messages.forEach((message, index) => {
-      const record = toBatchRecord(message, index, topic, now);
+      const record: BatchRecord = validateMessage(message, index, topic, now);
       const partition = this.choosePartition(found, message, record.key, index);
       const group = byPartition.get(partition) ?? { indexes: [], records: [], bytes: 0 };
       group.indexes.push(index);
@@ -290,26 +291,4 @@ export class EmbeddedEventLog implements EventLog {
   private assertOpen(): void {
     if (this.closed) throw new ClosedError('The embedded event log');
   }
-}
-
-function toBatchRecord(message: LogMessage, index: number, topic: string, now: number): BatchRecord {
-  const invalid = (problem: string): never => {
-    throw new InvalidArgumentError(`Message ${index} to topic "${topic}": ${problem}`, { topic, index });
-  };
-  if (typeof message !== 'object' || message === null) return invalid('must be an object with a value');
-  const value = toBuffer(message.value) ?? invalid('value must be a Buffer or a string');
-  const key = message.key === undefined || message.key === null ? null : (toBuffer(message.key) ?? invalid('key must be a Buffer, a string or null'));
-  const timestamp = message.timestamp ?? now;
-  if (!Number.isSafeInteger(timestamp) || timestamp < 0) invalid(`timestamp ${JSON.stringify(timestamp)} must be epoch milliseconds`);
-  const headers: Record<string, Buffer> = {};
-  for (const [name, headerValue] of Object.entries(message.headers ?? {})) {
-    headers[name] = toBuffer(headerValue) ?? invalid(`header "${name}" must be a Buffer or a string`);
-  }
-  return { timestamp, key, value, headers };
-}
-
-function toBuffer(value: unknown): Buffer | undefined {
-  if (Buffer.isBuffer(value)) return value;
-  if (typeof value === 'string') return Buffer.from(value);
-  return undefined;
 }
