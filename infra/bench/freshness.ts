@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EmbeddedEventLog, EmbeddedViewStore } from '@lambda/core';
+import { PlatformError, EmbeddedEventLog, EmbeddedViewStore } from '@lambda/core';
 import { MergedViewReader } from '@lambda/serving-layer';
 import { SpeedLayer } from '@lambda/speed-layer';
 import { PAGEVIEWS } from '../src/index.js';
@@ -99,7 +99,7 @@ export async function measureFreshness(options: { rate: number; seconds: number;
   await store.close();
   await log.close();
   await rm(directory, { recursive: true, force: true });
-  if (pending.size > 0) throw new Error(`${pending.size} marker events never became visible`);
+  if (pending.size > 0) throw new PlatformError(`${pending.size} marker events never became visible`);
   return {
     targetRate: options.rate,
     achievedRate: appended / producedFor,

@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { PlatformError } from '@lambda/core';
 
 export interface LoadOptions {
   /** The server's base URL. */
@@ -52,13 +53,13 @@ export function load(generator: LoadGenerator, options: LoadOptions): Promise<Lo
     child.on('error', reject);
     child.on('close', (code) => {
       const line = stdout.trim().split('\n').at(-1);
-      if (code !== 0 || !line?.startsWith('{')) return reject(new Error(`${generator} exited with ${code}: ${stderr.trim() || stdout.trim()}`));
+      if (code !== 0 || !line?.startsWith('{')) return reject(new PlatformError(`${generator} exited with ${code}: ${stderr.trim() || stdout.trim()}`));
       const result = JSON.parse(line) as LoadResult;
       const target = `${options.url}${options.paths[0]}`;
       if (result.non2xx !== 0 || result.errors !== 0 || result.timeouts !== 0) {
-        return reject(new Error(`load on ${target}: ${result.non2xx} non-2xx answers, ${result.errors} errors, ${result.timeouts} timeouts`));
+        return reject(new PlatformError(`load on ${target}: ${result.non2xx} non-2xx answers, ${result.errors} errors, ${result.timeouts} timeouts`));
       }
-      if (result.requests === 0) return reject(new Error(`load on ${target}: no request answered`));
+      if (result.requests === 0) return reject(new PlatformError(`load on ${target}: no request answered`));
       resolve(result);
     });
   });

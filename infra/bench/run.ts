@@ -14,6 +14,7 @@ import { measureFreshness } from './freshness.js';
 import { measureServing } from './serving-queries.js';
 import { SPARK_JSON_FILES, measureSparkLatency, measureSparkPeer } from './spark-peer.js';
 import { measureThroughput } from './speed-throughput.js';
+import { PlatformError } from '@lambda/core';
 
 const positive = (name: string) => (value: string) => {
   const number = Number(value);
@@ -97,7 +98,7 @@ try {
     const end = '<!-- results:end -->';
     const text = await readFile(file, 'utf8');
     const machine = `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}.`;
-    if (!text.includes(start) || !text.includes(end)) throw new Error(`${file} has no ${start} ... ${end} markers`);
+    if (!text.includes(start) || !text.includes(end)) throw new PlatformError(`${file} has no ${start} ... ${end} markers`);
     await writeFile(file, `${text.slice(0, text.indexOf(start) + start.length)}\n${machine}\n\n${table}\n\n${notes}\n${text.slice(text.indexOf(end))}`);
     console.log(`Wrote the results into ${file}.`);
   }

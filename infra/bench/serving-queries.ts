@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
 import {
+  PlatformError,
   Catalog,
   Metrics,
   loadConfig,
@@ -92,7 +93,7 @@ export async function measureServing(options: { rounds: number; seconds: number 
       const keyBuffer = key === null ? null : Buffer.from(key);
       const partition = keyBuffer === null ? 0 : partitionForKey(keyBuffer, PARTITIONS);
       const decoded = source.decode({ topic: PAGEVIEWS, partition, offset: partitions[partition]!.length, timestamp: now, key: keyBuffer, value: Buffer.from(value), headers: {} });
-      if (!decoded.ok) throw new Error(`a generated event does not decode: ${decoded.reason}`);
+      if (!decoded.ok) throw new PlatformError(`a generated event does not decode: ${decoded.reason}`);
       partitions[partition]!.push(decoded.row);
     }
     const horizon = partitions.map((records) => Math.floor(records.length * BATCH_SHARE));
@@ -125,7 +126,7 @@ export async function measureServing(options: { rounds: number; seconds: number 
     // One answer checked by hand: both layers in it, several windows.
     const answer = (await (await fetch(`${merged.url}${paths[0]}`)).json()) as MergedAnswer;
     if (answer.provenance?.batch?.version !== 1 || answer.provenance.slices.length !== slices || answer.windows.length < 2) {
-      throw new Error(`the merged view does not answer as set up: ${JSON.stringify(answer).slice(0, 500)}`);
+      throw new PlatformError(`the merged view does not answer as set up: ${JSON.stringify(answer).slice(0, 500)}`);
     }
 
     const generator = loadGenerator();

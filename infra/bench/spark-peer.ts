@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { LocalLake, listArchiveFiles } from '@lambda/core';
+import { PlatformError, LocalLake, listArchiveFiles } from '@lambda/core';
 import { PAGEVIEWS, SPARK_PYTHON, runSpark } from '../src/index.js';
 import { PARTITIONS, type Dataset } from './dataset.js';
 import { median, percentile, progress } from './progress.js';
@@ -31,7 +31,7 @@ export interface SparkPeerResult {
 export const SPARK_JSON_FILES = 20;
 
 export async function measureSparkPeer(dataset: Dataset, options: { rounds: number }): Promise<SparkPeerResult> {
-  if (!existsSync(SPARK_PYTHON)) throw new Error('--peers spark needs the PySpark environment: run infra/spark/setup.sh first');
+  if (!existsSync(SPARK_PYTHON)) throw new PlatformError('--peers spark needs the PySpark environment: run infra/spark/setup.sh first');
   const jsonDir = join(dataset.directory, 'spark-json');
   const outDir = join(dataset.directory, 'spark-out');
   await mkdir(jsonDir, { recursive: true });
@@ -47,7 +47,7 @@ export async function measureSparkPeer(dataset: Dataset, options: { rounds: numb
   } finally {
     await lake.close();
   }
-  if (parquetFiles.length === 0) throw new Error('no archive to read: figure 2 runs before the Spark peer');
+  if (parquetFiles.length === 0) throw new PlatformError('no archive to read: figure 2 runs before the Spark peer');
   const bar = progress('Spark: streaming and batch (local[2])', 1);
   try {
     const result = await runSpark<{ startupMs: number; streamingMs: number[]; demoMs: number[]; batchMs: number[]; microBatches: number; batchRows: number }>(
@@ -105,7 +105,7 @@ export async function measureSparkLatency(options: { markers: number; markersPer
       timeoutSeconds: 120 + options.markers / options.markersPerSecond,
     });
     bar.stop();
-    if (result.latenciesMs.length < options.markers) throw new Error(`Spark saw ${result.latenciesMs.length} of ${options.markers} markers`);
+    if (result.latenciesMs.length < options.markers) throw new PlatformError(`Spark saw ${result.latenciesMs.length} of ${options.markers} markers`);
     return { startupMs: result.startupMs, markers: result.latenciesMs.length, p50: percentile(result.latenciesMs, 50), p99: percentile(result.latenciesMs, 99) };
   } finally {
     clearInterval(sending);

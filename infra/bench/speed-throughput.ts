@@ -4,7 +4,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EmbeddedEventLog, EmbeddedViewStore, type Catalog } from '@lambda/core';
+import { PlatformError, EmbeddedEventLog, EmbeddedViewStore, type Catalog } from '@lambda/core';
 import { SpeedLayer } from '@lambda/speed-layer';
 import { countCatalog, demoCatalog, type Dataset } from './dataset.js';
 import { median, progress } from './progress.js';
@@ -25,7 +25,7 @@ export function baselineRate(events: readonly string[]): number {
     const { url } = JSON.parse(event) as { url: string };
     counts.set(url, (counts.get(url) ?? 0) + 1);
   }
-  if (counts.size === 0) throw new Error('nothing counted');
+  if (counts.size === 0) throw new PlatformError('nothing counted');
   return events.length / ((performance.now() - started) / 1000);
 }
 
@@ -44,7 +44,7 @@ async function speedLayerRate(dataset: Dataset, catalog: Catalog, workers: numbe
     while (!caughtUp()) await new Promise((resolve) => setTimeout(resolve, 2));
     const seconds = (performance.now() - started) / 1000;
     for (const view of catalog.views.keys()) {
-      if (speed.positions(view).join() !== ends.join()) throw new Error(`${view} did not reach the end of the log`);
+      if (speed.positions(view).join() !== ends.join()) throw new PlatformError(`${view} did not reach the end of the log`);
     }
     await speed.stop();
     return dataset.events.length / seconds;
