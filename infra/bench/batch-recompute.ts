@@ -18,6 +18,8 @@ export interface RecomputeResult {
   /** Archiving the log into Parquet, once, before the rounds (not part of either figure). */
   archiveMs: number;
   rows: number;
+  /** The archive's Parquet files, as local paths: what the Spark peer reads too. */
+  files: string[];
 }
 
 const HAND_WRITTEN = `SELECT url, (_event_time // 60000) * 60000 AS minute, count(*) AS views
@@ -76,7 +78,7 @@ export async function measureRecompute(dataset: Dataset, options: { rounds: numb
       bar.update(3 + round * 2);
     }
     bar.stop();
-    return { handWrittenMs: median(handWritten), recomputeMs: median(recompute), archiveMs, rows };
+    return { handWrittenMs: median(handWritten), recomputeMs: median(recompute), archiveMs, rows, files };
   } finally {
     engine.close();
     await lake.close();

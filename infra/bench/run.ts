@@ -47,7 +47,7 @@ try {
   const recompute = await measureRecompute(dataset, { rounds: options.rounds });
   const freshness = await measureFreshness({ rate: throughput.countView / 2, seconds: options.freshnessSeconds, workers: options.workers, batchIntervalMs: 1000 });
   const serving = await measureServing({ rounds: options.rounds, seconds: options.servingSeconds });
-  const spark = options.peers.includes('spark') ? await measureSparkPeer(dataset, { rounds: options.rounds }) : undefined;
+  const spark = options.peers.includes('spark') ? await measureSparkPeer(dataset, recompute.files, { rounds: options.rounds }) : undefined;
   const sparkLatency = spark ? await measureSparkLatency({ markers: 200, markersPerSecond: 20 }) : undefined;
 
   const throughputRatio = throughput.countView / throughput.baseline;

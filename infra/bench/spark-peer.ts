@@ -10,9 +10,9 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { PlatformError, LocalLake, listArchiveFiles } from '@lambda/core';
-import { PAGEVIEWS, SPARK_PYTHON, runSpark } from '../src/index.js';
-import { PARTITIONS, type Dataset } from './dataset.js';
+import { PlatformError } from '@lambda/core';
+import { SPARK_PYTHON, runSpark } from '../src/index.js';
+import type { Dataset } from './dataset.js';
 import { median, percentile, progress } from './progress.js';
 
 export interface SparkPeerResult {
@@ -30,24 +30,15 @@ export interface SparkPeerResult {
 /** JSON-lines files of the events: this many, so the streaming query runs in as many micro-batches. */
 export const SPARK_JSON_FILES = 20;
 
-export async function measureSparkPeer(dataset: Dataset, options: { rounds: number }): Promise<SparkPeerResult> {
+/** `parquetFiles`: the archive figure 2 wrote and measured our recompute over. */
+export async function measureSparkPeer(dataset: Dataset, parquetFiles: readonly string[], options: { rounds: number }): Promise<SparkPeerResult> {
   if (!existsSync(SPARK_PYTHON)) throw new PlatformError('--peers spark needs the PySpark environment: run infra/spark/setup.sh first');
+  if (parquetFiles.length === 0) throw new PlatformError('no archive to read: figure 2 runs before the Spark peer');
   const jsonDir = join(dataset.directory, 'spark-json');
   const outDir = join(dataset.directory, 'spark-out');
   await mkdir(jsonDir, { recursive: true });
   const perFile = Math.ceil(dataset.events.length / SPARK_JSON_FILES);
   for (let i = 0; i < SPARK_JSON_FILES; i++) await writeFile(join(jsonDir, `events-${String(i).padStart(3, '0')}.json`), dataset.events.slice(i * perFile, (i + 1) * perFile).join('\n') + '\n');
-  // The archive figure 2 wrote: the same Parquet files our recompute reads.
-  const lake = await LocalLake.open({ directory: join(dataset.directory, 'lake') });
-  const parquetFiles: string[] = [];
-  try {
-    for (let partition = 0; partition < PARTITIONS; partition++) {
-      for (const file of await listArchiveFiles(lake, PAGEVIEWS, partition)) parquetFiles.push(lake.localPath(file.key));
-    }
-  } finally {
-    await lake.close();
-  }
-  if (parquetFiles.length === 0) throw new PlatformError('no archive to read: figure 2 runs before the Spark peer');
   const bar = progress('Spark: streaming and batch (local[2])', 1);
   try {
     const result = await runSpark<{ startupMs: number; streamingMs: number[]; demoMs: number[]; batchMs: number[]; microBatches: number; batchRows: number }>(

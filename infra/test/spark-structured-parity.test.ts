@@ -120,7 +120,7 @@ function canonical(rows: readonly OutputRow[]): string[] {
   return rows.map((row) => JSON.stringify(Object.fromEntries(Object.entries(row).sort(([a], [b]) => (a < b ? -1 : 1))))).sort();
 }
 
-function ourUnsupported(kind: string, mode: OutputMode): StreamingDataFrame {
+function ourUnsupported(kind: string): StreamingDataFrame {
   const frame = readStream.source(new QueueSource<string>([]), { format: 'json', schema: TICK_SCHEMA });
   const perSymbol = frame.groupBy('symbol').agg(count().as('n'));
   const queries: Record<string, () => StreamingDataFrame> = {
@@ -134,14 +134,13 @@ function ourUnsupported(kind: string, mode: OutputMode): StreamingDataFrame {
     aggregation_without_watermark: () => perSymbol,
     watermark_without_window: () => frame.withWatermark('ts', '1 minute').groupBy('symbol').count(),
   };
-  void mode;
   return queries[kind]!();
 }
 
 /** Whether our query refuses to start in `mode`; a query that starts is stopped at once. */
 async function refusedHere({ kind, mode }: UnsupportedCase): Promise<boolean> {
   try {
-    const query = await ourUnsupported(kind, mode).writeStream.outputMode(mode).format('memory', { tables: new MemoryTables() }).queryName('rules').runtime({ fsync: false }).start();
+    const query = await ourUnsupported(kind).writeStream.outputMode(mode).format('memory', { tables: new MemoryTables() }).queryName('rules').runtime({ fsync: false }).start();
     await query.stop();
     return false;
   } catch {
