@@ -31,6 +31,8 @@ let missing = [];
 const seenFiles = new Set();
 /** Skipped tests of the adapters that must run, by file: how many, and the reasons their suites' titles give. */
 const skippedRequired = new Map();
+/** Every failed test, by file and full title, with the first line of its first failure: CI keeps only the log's tail. */
+const failures = [];
 for (const workspace of workspaces) {
   const report = join(root, workspace, '.vitest', 'results.json');
   const hasTests = existsSync(join(root, workspace, 'test')) && readdirSync(join(root, workspace, 'test')).some((f) => f.endsWith('.test.ts'));
@@ -46,7 +48,11 @@ for (const workspace of workspaces) {
   for (const file of results.testResults ?? []) {
     const path = relative(root, file.name);
     seenFiles.add(path);
+    if (file.status === 'failed' && (file.assertionResults ?? []).every((test) => test.status !== 'failed')) {
+      failures.push(`${path}: ${firstLine(file.message) || 'the file failed outside any test'}`);
+    }
     for (const test of file.assertionResults ?? []) {
+      if (test.status === 'failed') failures.push(`${path} > ${test.fullName}: ${firstLine(test.failureMessages?.[0])}`);
       if (!NOT_RUN.has(test.status)) continue;
       const titles = test.ancestorTitles ?? [];
       if (!MUST_RUN_FILES.includes(path) && !titles.some((title) => MUST_RUN_SUITE.test(title))) continue;
@@ -57,9 +63,15 @@ for (const workspace of workspaces) {
     }
   }
 }
+for (const failure of failures) console.log(`FAILED ${failure}`);
 for (const workspace of missing) console.log(`${workspace}: no test report (its tests did not run)`);
 const absent = MUST_RUN_FILES.filter((file) => !seenFiles.has(file) && !missing.some((workspace) => file.startsWith(`${workspace}/`)));
 let requiredProblems = 0;
+/** The first non-blank line of a failure message, without terminal colours, cut to a readable length. */
+function firstLine(message) {
+  const line = String(message ?? '').replace(/\u001b\[[0-9;]*m/g, '').split('\n').find((l) => l.trim() !== '') ?? '';
+  return line.trim().slice(0, 300);
+}
 if (enforce) {
   for (const file of absent) console.log(`${file}: not in any test report: it did not run against the engines`);
   for (const [file, { count, reasons }] of skippedRequired) {

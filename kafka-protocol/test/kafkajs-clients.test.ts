@@ -110,7 +110,12 @@ describe('when a consumer group of three members shares a topic', () => {
     const endOffsets = await harness.eventLog.endOffsets('events');
     const total = endOffsets.reduce((sum, end) => sum + end, 0);
     await waitFor(() => consumed.length >= total, 20_000, 'every record consumed after the rebalance');
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The members commit after each batch: wait for the commits of the last ones before they leave.
+    const committedUpTo = async () => {
+      const committed = await harness.eventLog.committedOffsets('trio', 'events');
+      return endOffsets.map((_, partition) => committed.get(partition));
+    };
+    await waitFor(async () => JSON.stringify(await committedUpTo()) === JSON.stringify(endOffsets), 20_000, 'commits up to the end offsets');
     await Promise.all([consumers[0]!.disconnect(), consumers[1]!.disconnect()]);
 
     const afterLeave = consumed.filter((record) => record.member !== 2 && record.partition === leaverPartition);
@@ -118,8 +123,7 @@ describe('when a consumer group of three members shares a topic', () => {
     const positions = consumed.map((record) => `${record.partition}:${record.offset}`);
     const expected = endOffsets.flatMap((end, partition) => Array.from({ length: end }, (_, offset) => `${partition}:${offset}`));
     expect(positions.sort()).toEqual(expected.sort());
-    const committed = await harness.eventLog.committedOffsets('trio', 'events');
-    expect(endOffsets.map((_, partition) => committed.get(partition))).toEqual(endOffsets);
+    expect(await committedUpTo()).toEqual(endOffsets);
   });
 });
 

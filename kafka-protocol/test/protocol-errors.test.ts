@@ -5,7 +5,7 @@ import type { ProtocolReader } from '../src/protocol-reader.js';
 import { encodeRecordBatch } from '../src/record-batch-codec.js';
 import { crc32c } from '../src/crc32c.js';
 import { RawKafkaClient, fetchOnePartition } from './raw-kafka-client.js';
-import { readEverything, startTestServer, type TestServer } from './kafka-test-server.js';
+import { readEverything, startTestServer, waitFor, type TestServer } from './kafka-test-server.js';
 
 let harness: TestServer;
 let client: RawKafkaClient;
@@ -87,6 +87,18 @@ async function heartbeat(group: string, generationId: number, memberId: string):
   const response = await client.request(ApiKey.Heartbeat, 3, (writer) => writer.string(group).int32(generationId).string(memberId).nullableString(null));
   response.int32();
   return response.int16();
+}
+
+/**
+ * Waits until `member` hears of the rebalance another member's join starts: the join is then in the
+ * coordinator's hands, however long a loaded machine took to deliver it.
+ */
+async function waitForRebalance(group: string, member: Joined): Promise<void> {
+  await waitFor(
+    async () => (await heartbeat(group, member.generationId, member.memberId)) === ErrorCode.REBALANCE_IN_PROGRESS,
+    15_000,
+    `a heartbeat of ${group} to answer REBALANCE_IN_PROGRESS`,
+  );
 }
 
 function readApiVersions(response: ProtocolReader): { errorCode: number; ranges: Map<number, [number, number]> } {
@@ -195,8 +207,7 @@ describe('when group members use a stale generation or an unknown member id', ()
     const second = await RawKafkaClient.connect(harness.server.port);
     try {
       const secondJoin = join(second, 'raw-group');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(await heartbeat('raw-group', first.generationId, first.memberId)).toBe(ErrorCode.REBALANCE_IN_PROGRESS);
+      await waitForRebalance('raw-group', first);
       const rejoined = await join(client, 'raw-group', first.memberId);
       const joined = await secondJoin;
       expect([rejoined.errorCode, joined.errorCode]).toEqual([ErrorCode.NONE, ErrorCode.NONE]);
@@ -215,7 +226,7 @@ describe('when the server shuts down while a join waits', () => {
     const second = await RawKafkaClient.connect(harness.server.port);
     try {
       const waiting = join(second, 'closing-group');
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await waitForRebalance('closing-group', first);
       const closing = harness.server.close();
       expect((await waiting).errorCode).toBe(ErrorCode.NOT_COORDINATOR);
       await closing;
