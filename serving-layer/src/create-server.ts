@@ -20,6 +20,8 @@ import { reprocessRouter, type ReprocessService } from './routes/reprocess.js';
 import { reportsRouter } from './routes/reports.js';
 import { statusRouter } from './routes/status.js';
 import { viewsRouter } from './routes/views.js';
+import { queryRouter } from './routes/query.js';
+import { SQL_QUERY_DEFAULTS, SqlQueryEngine, type SqlQueryEngineOptions } from './sql/sql-query-engine.js';
 
 export interface ServingOptions {
   ports: Ports;
@@ -46,6 +48,8 @@ export interface ServingOptions {
   stallAfterMs?: number;
   /** The clock (epoch ms) of freshness and stall detection. Default Date.now; tests inject one. */
   now?: () => number;
+  /** Ad-hoc SQL (`POST /query`): its limits, and queries per minute per token. */
+  query?: SqlQueryEngineOptions & { perMinute?: number };
 }
 
 export function createServer(options: ServingOptions): Express {
@@ -69,6 +73,16 @@ export function createServer(options: ServingOptions): Express {
   app.get('/openapi.json', (_request, response) => void response.json(document));
   app.use(statusRouter(catalog, ports.eventLog, { monitor, speedLayerHealth }));
   app.use(viewsRouter(catalog, ports.viewStore, reader, { monitor, now }));
+  app.use('/query', authorized);
+  let engine: Promise<SqlQueryEngine> | undefined;
+  app.use(
+    queryRouter({
+      // A failed start is tried again by the next query.
+      engine: () => (engine ??= SqlQueryEngine.create(reader, catalog, options.query).catch((error: unknown) => ((engine = undefined), Promise.reject(error)))),
+      maxRows: options.query?.maxRows ?? SQL_QUERY_DEFAULTS.maxRows,
+      perMinute: options.query?.perMinute ?? 120,
+    }),
+  );
   app.use('/ingest', authorized);
   app.use(ingestRouter(catalog, ports.eventLog, metrics, { maxBodyBytes: options.maxIngestBytes ?? 10 * 1024 * 1024 }));
   app.use('/views/:name/reprocess', authorized);

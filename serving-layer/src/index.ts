@@ -14,6 +14,11 @@ export type { ErrorBody } from './http/error-handler.js';
 export { ViewProgressMonitor } from './health/view-progress-monitor.js';
 export type { PartitionProgress, ProgressSample, ViewProgress, ViewProgressMonitorOptions, ViewProgressStatus } from './health/view-progress-monitor.js';
 export type { SpeedLayerVerdict, TopicPipelineVerdict } from './health/speed-layer-verdict.js';
+// Ad-hoc SQL over the merged views
+export { SqlQueryEngine, SQL_QUERY_DEFAULTS } from './sql/sql-query-engine.js';
+export type { SqlAnswer, SqlQuery, SqlQueryEngineOptions } from './sql/sql-query-engine.js';
+export { InvalidSqlError, QueryLimitError, SqlNotAllowedError } from './sql/sql-errors.js';
+export * as querySchemas from './api/query-schemas.js';
 // Kappa mode and reprocessing
 export type { ReprocessService } from './routes/reprocess.js';
 export type { ReprocessJobAnswer } from './api/reprocess-schemas.js';

@@ -23,6 +23,7 @@ export async function serve(options: {
   speedLayerHealth?: ServingOptions['speedLayerHealth'];
   stallAfterMs?: number;
   now?: () => number;
+  query?: ServingOptions['query'];
 }): Promise<RunningServer> {
   return listen(createServer({ logger: silentLogger(), ...options }), { host: '127.0.0.1', port: 0 });
 }

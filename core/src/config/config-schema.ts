@@ -266,6 +266,23 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Ad-hoc SQL over the merged views (`POST /query`). */
+    query: z
+      .object({
+        /** How long one query may run before it is stopped. */
+        timeout: duration.default(10_000),
+        /** DuckDB's memory limit for the loaded views and the query together, e.g. '1GB'. */
+        memoryLimit: z
+          .string()
+          .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, "must be a size such as '512MB' or '2GiB'")
+          .default('1GB'),
+        /** The most rows one answer holds; past it the answer is cut and says so. */
+        maxRows: integer(1, 1_000_000).default(10_000),
+        /** Queries per minute per token (per client address without a token). */
+        perMinute: integer(1, 1_000_000).default(120),
+      })
+      .strict()
+      .prefault({}),
     health: z
       .object({
         /**

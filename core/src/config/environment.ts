@@ -72,6 +72,10 @@ export const ENVIRONMENT_VARIABLES = {
   API_TOKEN: 'http.apiToken',
   MAX_INGEST_BYTES: 'http.maxIngestBytes',
   HEALTH_STALL_AFTER_MS: 'health.stallAfterMs',
+  QUERY_TIMEOUT: 'query.timeout',
+  QUERY_MEMORY_LIMIT: 'query.memoryLimit',
+  QUERY_MAX_ROWS: 'query.maxRows',
+  QUERY_PER_MINUTE: 'query.perMinute',
 } as const;
 
 export type EnvironmentVariable = keyof typeof ENVIRONMENT_VARIABLES;

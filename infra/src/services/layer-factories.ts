@@ -109,6 +109,7 @@ export function startServingLayer(
     // Only when the speed layer runs in this process; a serving process alone judges progress from the stores.
     speedLayerHealth: services.speedLayerHealth,
     stallAfterMs: config.health.stallAfterMs,
+    query: { timeoutMs: config.query.timeout, memoryLimit: config.query.memoryLimit, maxRows: config.query.maxRows, perMinute: config.query.perMinute },
   });
   return listen(app, config.http);
 }

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ConflictError, InvalidArgumentError, NotFoundError, PlatformError, type Logger } from '@lambda/core';
+import { QueryLimitError } from '../sql/sql-errors.js';
 
 /** The JSON body of every error response: a stable code, a message naming the problem, and its values. */
 /** What every 4xx and 5xx answer holds (the `errorBody` schema documents it; a context holds any JSON). */
@@ -12,6 +13,7 @@ export function statusOf(error: unknown): number {
   if (error instanceof InvalidArgumentError) return 400;
   if (error instanceof NotFoundError) return 404;
   if (error instanceof ConflictError) return 409;
+  if (error instanceof QueryLimitError) return 422;
   if (error instanceof PlatformError && error.retriable) return 503;
   const status = (error as { status?: unknown }).status; // body-parser sets it (400, 413, 415)
   return typeof status === 'number' && status >= 400 && status < 600 ? status : 500;

@@ -13,7 +13,7 @@ import {
   type RowState,
   type ViewStore,
 } from '@lambda/core';
-import type { KeysPage, MergedAnswer, Provenance, TopAnswer } from '../api/schemas.js';
+import type { KeysPage, MergedAnswer, MergedWindow, Provenance, TopAnswer } from '../api/schemas.js';
 import { freshnessMs } from '../health/freshness.js';
 import { AnswerCache, StateCache } from './answer-caches.js';
 import { ConsistentSnapshotReader, type Snapshot } from './consistent-snapshot.js';
@@ -33,6 +33,17 @@ export interface ReadQuery {
   cursor?: string;
   /** Also give each window's batch and real-time parts. */
   contributions?: boolean;
+}
+
+/** A view's merged windows at one snapshot (see `MergedViewReader.snapshot`). */
+export interface ViewSnapshot {
+  /** The logic of the generation read: its aggregates name the windows' values. */
+  view: CompiledView;
+  provenance: Provenance;
+  /** Equal for two snapshots of the same inputs (generation, batch version, slices, position). */
+  identity: string;
+  /** The merged windows, in key then window order. */
+  windows(): MergedWindow[];
 }
 
 export class MergedViewReader {
@@ -132,6 +143,30 @@ export class MergedViewReader {
     const score = (values: JsonObject) => (values[aggregate.name] as number | null) ?? Number.NEGATIVE_INFINITY;
     ranked.sort((a, b) => score(b.values) - score(a.values) || compareCodePoints(a.key, b.key));
     return { view: viewName, by: aggregate.name, from: query.from ?? null, to: query.to ?? null, top: ranked.slice(0, query.n), provenance };
+  }
+
+  /**
+   * Every merged window of the view at one consistent snapshot, with the logic of the generation it was
+   * read from: what the SQL endpoint loads into its tables. The windows are merged only when asked for,
+   * so a caller holding the rows of the same `identity` skips the merge.
+   */
+  async snapshot(viewName: string): Promise<ViewSnapshot> {
+    const { snapshot, provenance, view } = await this.consistent(viewName, {});
+    const size = view.window.windowed ? view.window.sizeMs : null;
+    const { batch, slices, position } = snapshot.provenance;
+    return {
+      view,
+      provenance,
+      identity: JSON.stringify([view.name, batch?.version ?? null, slices, position]),
+      windows: () =>
+        inputs(snapshot).map(({ key, windowStart, batch, realtime }) => ({
+          key,
+          windowStart,
+          windowEnd: size === null ? null : windowStart + size,
+          // Not through the result cache: a whole view would only churn it.
+          values: view.result(this.states.merged(view, batch ? [batch, ...realtime] : realtime)),
+        })),
+    };
   }
 
   /** A consistent snapshot and its provenance, fresh as of now; with the logic of the generation it was read from. */

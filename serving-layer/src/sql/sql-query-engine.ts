@@ -1,0 +1,207 @@
+/**
+ * Ad-hoc SQL over the merged views, exact and read-only. Each view a query names is read at one
+ * consistent snapshot through the same merge as the REST reads (batch version ⊕ live slices), loaded as a
+ * table into an in-memory DuckDB, and the query runs over those rows: so an answer is exactly what the
+ * same SQL gives over a from-scratch recompute of the views at the positions its provenance names.
+ *
+ * A view's table is kept while its snapshot stays the same (same generation, batch version, slices and
+ * position), so queries of a view that did not move skip the merge and the load.
+ *
+ * The DuckDB instance has no file, network or extension access and a memory limit; each query has a time
+ * limit, and queries run one at a time, so the limits hold per query.
+ */
+import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { PlatformError, type Catalog, type JsonValue } from '@lambda/core';
+import type { Provenance } from '../api/schemas.js';
+import type { MergedViewReader } from '../query/merged-view-reader.js';
+import { InvalidSqlError, QueryLimitError, SqlNotAllowedError } from './sql-errors.js';
+import { checkStatement } from './sql-statement.js';
+import { sqlIdentifier, ViewTable } from './view-table.js';
+
+export interface SqlQueryEngineOptions {
+  /** How long a query may run before it is stopped (a 422 QUERY_TIMEOUT). Default 10 s. */
+  timeoutMs?: number;
+  /** DuckDB's memory limit, for the view tables and the query together (a 422 QUERY_OUT_OF_MEMORY past it). Default '1GB'. */
+  memoryLimit?: string;
+  /** The most rows an answer holds; past it the answer is cut and says so. Default 10,000. */
+  maxRows?: number;
+  /** DuckDB's threads. Default 1: the speed layer and the API share the machine. */
+  threads?: number;
+}
+
+export interface SqlQuery {
+  sql: string;
+  /** Values of the statement's `?` or `$n` parameters, in order. */
+  params?: readonly JsonValue[];
+  /** At most this many rows (and at most the engine's `maxRows`). */
+  limit?: number;
+}
+
+export interface SqlAnswer {
+  columns: { name: string; type: string }[];
+  /** Each row's values in column order. */
+  rows: JsonValue[][];
+  /** Whether the query had more rows than the answer holds. */
+  truncated: boolean;
+  /** Per view the query read, the snapshot it read. */
+  views: Record<string, Provenance>;
+  /** How long the query itself ran, without loading the views. */
+  elapsedMs: number;
+}
+
+export const SQL_QUERY_DEFAULTS = { timeoutMs: 10_000, memoryLimit: '1GB', maxRows: 10_000, threads: 1 };
+
+export class SqlQueryEngine {
+  /** Per view, the identity of the snapshot its table holds. */
+  private readonly loaded = new Map<string, string>();
+  /** Views by their lower-cased names: DuckDB matches table names without regard to case. */
+  private readonly viewNames: Map<string, string>;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly connection: DuckDBConnection,
+    private readonly reader: MergedViewReader,
+    catalog: Catalog,
+    private readonly options: typeof SQL_QUERY_DEFAULTS,
+  ) {
+    this.viewNames = new Map([...catalog.views.keys()].map((name) => [name.toLowerCase(), name]));
+  }
+
+  static async create(reader: MergedViewReader, catalog: Catalog, options: SqlQueryEngineOptions = {}): Promise<SqlQueryEngine> {
+    const settings = { ...SQL_QUERY_DEFAULTS, ...options };
+    const instance = await DuckDBInstance.create(':memory:', {
+      // Queries read the view tables and nothing else: no files, no network, no extensions.
+      enable_external_access: 'false',
+      autoinstall_known_extensions: 'false',
+      autoload_known_extensions: 'false',
+      allow_community_extensions: 'false',
+      memory_limit: settings.memoryLimit,
+      threads: String(settings.threads),
+      // Nothing a query does can change the settings above.
+      lock_configuration: 'true',
+    });
+    try {
+      return new SqlQueryEngine(instance, await instance.connect(), reader, catalog, settings);
+    } catch (error) {
+      instance.closeSync();
+      throw error;
+    }
+  }
+
+  /** Runs one query; queries wait their turn, so each has the memory limit to itself. */
+  query(query: SqlQuery): Promise<SqlAnswer> {
+    const run = this.queue.then(() => this.run(query));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  close(): void {
+    this.connection.closeSync();
+    this.instance.closeSync();
+  }
+
+  private async run({ sql, params = [], limit }: SqlQuery): Promise<SqlAnswer> {
+    const { tables } = await checkStatement(this.connection, sql).catch(rethrowDuckDbError);
+    const views: Record<string, Provenance> = {};
+    for (const table of tables) {
+      const view = this.viewNames.get(table);
+      if (view !== undefined && !(view in views)) views[view] = await this.load(view);
+    }
+
+    const prepared = await this.connection.prepare(sql).catch(rethrowDuckDbError);
+    if (prepared.parameterCount !== params.length) {
+      throw new InvalidSqlError(`sql has ${prepared.parameterCount} parameter(s), and params holds ${params.length} value(s)`, {
+        parameters: prepared.parameterCount,
+        params: params.length,
+      });
+    }
+    prepared.bind(params.map(toDuckDbValue));
+    const maxRows = Math.min(limit ?? this.options.maxRows, this.options.maxRows);
+    const started = performance.now();
+    const timer = setTimeout(() => this.connection.interrupt(), this.options.timeoutMs);
+    try {
+      // One row past the limit tells whether there were more, without reading them all.
+      const result = await prepared.streamAndReadUntil(maxRows + 1);
+      const types = result.columnTypes().map(String);
+      const rows = result.getRowsJS().map((row) => row.map((value, i) => jsonValue(value, types[i]!)));
+      return {
+        columns: result.columnNames().map((name, i) => ({ name, type: types[i]! })),
+        rows: rows.slice(0, maxRows),
+        truncated: rows.length > maxRows,
+        views,
+        elapsedMs: Math.round((performance.now() - started) * 1000) / 1000,
+      };
+    } catch (error) {
+      return rethrowDuckDbError(error, { timeoutMs: this.options.timeoutMs, memoryLimit: this.options.memoryLimit });
+    } finally {
+      clearTimeout(timer);
+      prepared.destroySync();
+    }
+  }
+
+  /** The view's table as of its snapshot now: loaded again only when the snapshot moved. */
+  private async load(view: string): Promise<Provenance> {
+    const snapshot = await this.reader.snapshot(view);
+    if (this.loaded.get(view) === snapshot.identity) return snapshot.provenance;
+    this.loaded.delete(view); // until the new rows are all in
+    const table = new ViewTable(snapshot.view);
+    await this.connection.run(`DROP TABLE IF EXISTS ${sqlIdentifier(view)}`);
+    await this.connection.run(table.createSql(sqlIdentifier(view)));
+    const appender = await this.connection.createAppender(view);
+    try {
+      table.append(appender, snapshot.windows());
+      appender.flushSync();
+    } finally {
+      appender.closeSync();
+    }
+    this.loaded.set(view, snapshot.identity);
+    return snapshot.provenance;
+  }
+}
+
+/** A request's parameter as a DuckDB value: integers bind as BIGINT, other numbers as DOUBLE. */
+function toDuckDbValue(value: JsonValue): DuckDBValue {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? BigInt(value) : value;
+  throw new InvalidSqlError('params holds values: strings, numbers, booleans or null', { param: value });
+}
+
+/** A result value as JSON: big integers past 2^53 and non-finite numbers as text, times as ISO 8601. */
+function jsonValue(value: unknown, type = ''): JsonValue {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
+  if (typeof value === 'string' || typeof value === 'boolean') return value;
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : type === 'DATE' ? value.toISOString().slice(0, 10) : value.toISOString();
+  if (Array.isArray(value)) return value.map((item) => jsonValue(item));
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
+  if (Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([key, item]) => [key, jsonValue(item)]));
+  }
+  return String(value);
+}
+
+/**
+ * DuckDB's errors as the platform's: an interrupt is the time limit, running out of memory the memory
+ * limit, a permission error a refused access, anything else in the SQL the caller's to fix.
+ */
+function rethrowDuckDbError(error: unknown, limits: { timeoutMs?: number; memoryLimit?: string } = {}): never {
+  if (error instanceof PlatformError) throw error;
+  const message = (error as Error)?.message ?? String(error);
+  if (/^INTERRUPT Error/i.test(message)) {
+    throw new QueryLimitError('time', `the query ran past its time limit of ${limits.timeoutMs} ms and was stopped`, { timeoutMs: limits.timeoutMs });
+  }
+  if (/^Out of Memory Error/i.test(message)) {
+    throw new QueryLimitError('memory', `the query needs more than its memory limit of ${limits.memoryLimit}: ${firstLine(message)}`, { memoryLimit: limits.memoryLimit });
+  }
+  if (/^Permission Error/i.test(message)) throw new SqlNotAllowedError(`the query reads the views only: ${firstLine(message)}`, {});
+  if (/^(Parser|Binder|Catalog|Conversion|Invalid Input|Out of Range|Not implemented|Constraint|Dependency|Serialization|Syntax) Error/i.test(message)) {
+    throw new InvalidSqlError(firstLine(message), {});
+  }
+  throw error;
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0]!.slice(0, 500);
+}
