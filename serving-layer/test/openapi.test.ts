@@ -5,8 +5,10 @@ import { z } from 'zod';
 import { ConflictError, InProcessScheduler, recomputeJobName, type Ports, seededRandom } from '@lambda/core';
 import { makeTempDir } from '@lambda/test-kit';
 import {
+  SQL_QUERY_DEFAULTS,
   apiSchemas,
   openApiDocument,
+  querySchemas,
   reportsSchemas,
   reprocessSchemas,
   type ReprocessJobAnswer,
@@ -61,6 +63,8 @@ const ENDPOINTS = [
   'GET /reports',
   'GET /reports/latest',
   'GET /reports/latest/{file}',
+  'POST /query',
+  'GET /query',
 ];
 
 /** The schema each documented JSON response must be: the success one per endpoint, errors all alike. */
@@ -79,6 +83,8 @@ const SUCCESS: Record<string, [string, z.ZodType]> = {
   'GET /views/{name}/reprocess': ['200', reprocessSchemas.reprocessAnswer],
   'GET /reports': ['200', reportsSchemas.reportsIndex],
   'GET /reports/latest': ['200', reportsSchemas.latestReport],
+  'POST /query': ['200', querySchemas.sqlAnswer],
+  'GET /query': ['200', querySchemas.sqlAnswer],
 };
 
 /**
@@ -114,6 +120,7 @@ const QUERIES: Record<string, z.ZodObject> = {
   'GET /views/{name}/keys': apiSchemas.keysQuery,
   'GET /views/{name}/top': apiSchemas.topQuery,
   'GET /batch/jobs': apiSchemas.jobsQuery,
+  'GET /query': querySchemas.queryQuery(SQL_QUERY_DEFAULTS.maxRows),
 };
 
 const outputSchema = (schema: z.ZodType) => {
@@ -157,6 +164,7 @@ describe('the OpenAPI document', () => {
       maxIngestBytes: MAX_INGEST_BYTES,
       reprocess: new InstantReprocessRuns(),
       reportsDirectory: reports.path,
+      query: { timeoutMs: 1000 },
     });
     api = client(server.url);
     admin = client(server.url, TOKEN);
@@ -178,11 +186,13 @@ describe('the OpenAPI document', () => {
     const values: Record<string, string> = { name: VIEW, topic: TOPIC, id: runId, file: 'report.md' };
     const concrete = path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(values[name]!));
     const required = (operation.parameters ?? []).filter((p) => p.in === 'query' && p.required && !query.some(([name]) => name === p.name));
-    const fullQuery: [string, string][] = [...required.map((p): [string, string] => [p.name, p.name === 'key' ? '/a' : 'x']), ...query];
+    const requiredValue = (name: string) => (name === 'key' ? '/a' : name === 'sql' ? `SELECT count(*) FROM ${VIEW}` : 'x');
+    const fullQuery: [string, string][] = [...required.map((p): [string, string] => [p.name, requiredValue(p.name)]), ...query];
     const caller = token && operation.security ? admin : api;
     if (endpoint === 'POST /ingest/{topic}') return caller.post(concrete, [{ user: 'alice', url: '/a', latency: 1, ts: BASE }]);
     if (endpoint === 'POST /batch/run') return caller.post(concrete, { view: VIEW });
     if (endpoint === 'POST /views/{name}/reprocess') return caller.post(concrete, {});
+    if (endpoint === 'POST /query') return caller.post(concrete, { sql: `SELECT url, sum(views) FROM ${VIEW} WHERE url = ? GROUP BY url`, params: ['/a'] });
     return caller.get(concrete, fullQuery);
   };
 
@@ -233,9 +243,11 @@ describe('the OpenAPI document', () => {
     expect(guarded.map((o) => o.endpoint).sort()).toEqual([
       'GET /batch/jobs',
       'GET /batch/jobs/{id}',
+      'GET /query',
       'GET /views/{name}/reprocess',
       'POST /batch/run',
       'POST /ingest/{topic}',
+      'POST /query',
       'POST /views/{name}/reprocess',
     ]);
     for (const { endpoint, path, operation } of operations(document)) {
@@ -350,6 +362,10 @@ describe('the OpenAPI document', () => {
       ['GET /views/{name}/reprocess', () => admin.get('/views/nope/reprocess'), 404],
       ['GET /reports/latest/{file}', () => api.get('/reports/latest/..%2Fcatalog.json'), 400],
       ['GET /reports/latest/{file}', () => api.get('/reports/latest/absent.svg'), 404],
+      ['POST /query', () => admin.post('/query', { sql: "ATTACH '/tmp/other.db'" }), 400],
+      ['POST /query', () => admin.post('/query', { sql: `SELECT '${'x'.repeat(1100 * 1024)}'` }), 413],
+      ['POST /query', () => admin.post('/query', { sql: `SELECT count(*) FROM range(1000000000000) AS a, ${VIEW}` }), 422],
+      ['GET /query', () => admin.get('/query', [['sql', 'SELEC 1']]), 400],
     ];
     for (const [endpoint, request, status] of cases) {
       const answer = await request();

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom, type Metrics, type Ports } from '@lambda/core';
 import { querySchemas, type RunningServer } from '../src/index.js';
 import { client, conforms, serve } from './api-helpers.js';
-import { VIEW, below, generateRecords, naiveAnswer, openTestPorts, publishBatch, putSlice, testCatalog } from './helpers.js';
+import { BASE, MINUTE, VIEW, below, generateRecords, naiveAnswer, openTestPorts, publishBatch, putSlice, testCatalog } from './helpers.js';
 
 const catalog = testCatalog();
 const records = generateRecords(seededRandom(17), [40, 30]);
@@ -18,6 +18,7 @@ const TOKEN = 'a-token-of-sixteen-characters';
 
 interface SqlAnswer {
   columns: { name: string; type: string }[];
+  pushedDown: Record<string, unknown>;
   rows: unknown[][];
   truncated: boolean;
   views: Record<string, { position: number[]; batch: { version: number } | null }>;
@@ -97,6 +98,84 @@ describe('the SQL endpoint', () => {
           window.values.referrers,
         ]),
       );
+    });
+  });
+
+  describe('when views have a composite key, or none', () => {
+    it('should give a column per key expression, and none without a key', async () => {
+      const iso = (ms: number) => new Date(ms).toISOString();
+      await ports.viewStore.putBatchRows('slow_pages', 1, [
+        { key: JSON.stringify(['/a', 'google']), windowStart: BASE, state: { n: 2, worst: 1500 } },
+        { key: JSON.stringify(['/b', 'ddg']), windowStart: BASE + MINUTE, state: { n: 1, worst: 1200 } },
+      ]);
+      await ports.viewStore.publishBatchVersion({ view: 'slow_pages', version: 1, horizon: [0, 0], publishedAt: BASE, newestRecordAt: BASE, stats: { records: 3 } });
+      await ports.viewStore.putBatchRows('site_totals', 1, [{ key: '*', windowStart: 0, state: { views: 7 } }]);
+      await ports.viewStore.publishBatchVersion({ view: 'site_totals', version: 1, horizon: [0, 0], publishedAt: BASE, newestRecordAt: BASE, stats: { records: 7 } });
+
+      const slow = await query('SELECT * FROM slow_pages ORDER BY ALL');
+      expect(slow.body.columns.map((column) => `${column.name} ${column.type}`)).toEqual([
+        'url VARCHAR',
+        'referrer VARCHAR',
+        'window_start TIMESTAMP',
+        'window_end TIMESTAMP',
+        'n BIGINT',
+        'worst DOUBLE',
+      ]);
+      expect(slow.body.rows).toEqual([
+        ['/a', 'google', iso(BASE), iso(BASE + 5 * MINUTE), 2, 1500],
+        ['/b', 'ddg', iso(BASE + MINUTE), iso(BASE + 6 * MINUTE), 1, 1200],
+      ]);
+      const totals = await query('SELECT * FROM site_totals');
+      expect(totals.body.columns.map((column) => column.name)).toEqual(['window_start', 'window_end', 'views']);
+      expect(totals.body.rows).toEqual([[iso(0), null, 7]]);
+      // Both views in one query, each at its own snapshot.
+      const joined = await query('SELECT count(*) FROM slow_pages, site_totals');
+      expect(joined.body.rows).toEqual([[2]]);
+      expect(Object.keys(joined.body.views).sort()).toEqual(['site_totals', 'slow_pages']);
+    });
+  });
+
+  describe('when a query filters on the key and the window', () => {
+    /** Runs queries on a server of its own, whose engine has loaded nothing yet. */
+    async function onFreshServer(run: (query: (sql: string, params?: unknown[]) => Promise<SqlAnswer>) => Promise<void>): Promise<void> {
+      const fresh = await serve({ ports, catalog, metrics });
+      try {
+        await run(async (sql, params = []) => (await client(fresh.url).post('/query', { sql, params })).body as SqlAnswer);
+      } finally {
+        await fresh.close();
+      }
+    }
+
+    it('should read only those rows from the store, and answer as a full read would', async () => {
+      await onFreshServer(async (query) => {
+        const from = BASE + 2 * MINUTE;
+        const sql = `SELECT url, window_start, views FROM ${VIEW} WHERE url IN (?, ?) AND window_start >= epoch_ms(?) AND window_start < TIMESTAMP '2024-01-01 12:05:00' ORDER BY ALL`;
+        const narrow = await query(sql, ['/a', '/c', from]);
+        expect(narrow.pushedDown).toEqual({ [VIEW]: { keys: ['/a', '/c'], windowFrom: from, windowTo: BASE + 5 * MINUTE } });
+        const expected = naiveAnswer(below(records, POSITION), { keys: ['/a', '/c'], from, to: BASE + 5 * MINUTE });
+        expect(narrow.rows).toEqual(expected.map((window) => [window.key, new Date(window.windowStart).toISOString(), window.values.views]));
+
+        // A query of the whole view reads it whole again; then the narrow one is answered from that table.
+        const whole = await query(`SELECT count(*) FROM ${VIEW}`);
+        expect(whole.pushedDown).toEqual({});
+        expect(whole.rows).toEqual([[naiveAnswer(below(records, POSITION)).length]]);
+        const again = await query(sql, ['/a', '/c', from]);
+        expect(again.pushedDown).toEqual({});
+        expect(again.rows).toEqual(narrow.rows);
+      });
+    });
+
+    it('should push nothing down when the view is read twice, or under an OR', async () => {
+      await onFreshServer(async (query) => {
+        const selfJoin = await query(`SELECT count(*) FROM ${VIEW} a JOIN ${VIEW} b USING (url, window_start) WHERE a.url = ?`, ['/a']);
+        expect(selfJoin.pushedDown).toEqual({});
+        expect(selfJoin.rows).toEqual([[naiveAnswer(below(records, POSITION), { keys: ['/a'] }).length]]);
+      });
+      await onFreshServer(async (query) => {
+        const either = await query(`SELECT count(*) FROM ${VIEW} WHERE url = ? OR views > 0`, ['/a']);
+        expect(either.pushedDown).toEqual({});
+        expect(either.rows).toEqual([[naiveAnswer(below(records, POSITION)).length]]);
+      });
     });
   });
 

@@ -3,6 +3,7 @@
  * responses), so the document cannot drift from what the API accepts.
  */
 import { z } from 'zod';
+import * as querySchemas from './query-schemas.js';
 import * as reportsSchemas from './reports-schemas.js';
 import * as reprocessSchemas from './reprocess-schemas.js';
 import * as schemas from './schemas.js';
@@ -37,13 +38,38 @@ const ERROR_MEANINGS: Record<number, string> = {
   401: 'A token is configured and the request has none',
   403: 'The token is wrong',
   404: 'No such view, topic, job run, reprocess run or report',
+  422: 'The query ran past its time limit (QUERY_TIMEOUT) or its memory limit (QUERY_OUT_OF_MEMORY) and was stopped',
+  429: 'More queries a minute than the rate limit allows (RATE_LIMITED): wait for the Retry-After seconds',
   409: 'A reprocess of the view is already running, or this process does not run the speed layer (reprocessing runs there)',
   413: 'The body is larger than the limit',
   503: 'A dependency did not answer, or the view kept changing during the read: try again',
 };
 const bearer = [{ bearerToken: [] }];
 
-export function openApiDocument(): JsonSchema {
+const QUERY_DESCRIPTION = [
+  'Each view is a table of its name: a column per key expression, `window_start` and `window_end` (TIMESTAMP, UTC),',
+  'and a column per aggregate (`approx_distinct` its estimate, `top_k` a list of `{value, count}`).',
+  'One SELECT or WITH statement; no file, network or extension access; values only through `params`.',
+  'Time, memory and row limits apply; the token is needed when the platform has one, and queries are rate-limited per token.',
+].join(' ');
+
+const QUERY_EXAMPLES = {
+  slowestPages: {
+    summary: 'The 20 pages with the highest average latency over the last hour, among those with at least 100 views',
+    value: {
+      sql: 'SELECT url, sum(views) AS views, sum(avg_latency_ms * views) / sum(views) AS avg_latency_ms FROM pageviews_by_url WHERE window_start >= now() - INTERVAL 1 HOUR GROUP BY url HAVING sum(views) >= ? ORDER BY avg_latency_ms DESC LIMIT 20',
+      params: [100],
+    },
+  },
+  referrers: {
+    summary: 'Visits and visitors per referrer in the latest closed ten-minute window',
+    value: { sql: 'SELECT referrer, visits, visitors FROM visitors_by_referrer WHERE window_end = (SELECT max(window_end) FROM visitors_by_referrer WHERE window_end <= now()) ORDER BY visits DESC' },
+  },
+};
+
+/** `maxQueryRows`: the most rows a `/query` answer holds on this server (the `limit` maximum). */
+export function openApiDocument(options: { maxQueryRows?: number } = {}): JsonSchema {
+  const maxRows = options.maxQueryRows ?? 10_000;
   return {
     openapi: '3.1.0',
     info: {
@@ -74,6 +100,22 @@ export function openApiDocument(): JsonSchema {
           summary: 'The top keys over a window range, merged across both layers',
           parameters: [...parameters(schemas.viewParams, 'path'), ...parameters(schemas.topQuery, 'query')],
           responses: { 200: json(schemas.topAnswer, 'The ranked keys'), ...errors(400, 404, 503) },
+        },
+      },
+      '/query': {
+        post: {
+          summary: 'Ad-hoc SQL over the merged views: each view a table, each read at one consistent snapshot, with provenance',
+          description: QUERY_DESCRIPTION,
+          security: bearer,
+          requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(querySchemas.queryBody(maxRows), 'input'), examples: QUERY_EXAMPLES } } },
+          responses: { 200: json(querySchemas.sqlAnswer, 'Typed columns, rows, whether they were cut, and the snapshot of every view read'), ...errors(400, 401, 403, 413, 422, 429) },
+        },
+        get: {
+          summary: 'The same, for a short query in the URL; params as a JSON array',
+          description: QUERY_DESCRIPTION,
+          security: bearer,
+          parameters: parameters(querySchemas.queryQuery(maxRows), 'query'),
+          responses: { 200: json(querySchemas.sqlAnswer, 'Typed columns, rows, whether they were cut, and the snapshot of every view read'), ...errors(400, 401, 403, 422, 429) },
         },
       },
       '/ingest/{topic}': {

@@ -16,7 +16,7 @@ const sql = z
   .max(MAX_SQL_LENGTH)
   .meta({
     description: 'One SELECT or WITH statement over the views; each view is a table of its name. Values go in `params`, as `?` or `$1`',
-    examples: ['SELECT url, sum(views) AS views FROM pageviews_by_url GROUP BY url ORDER BY views DESC LIMIT ?'],
+    examples: ['SELECT url, sum(views) AS views FROM pageviews_by_url GROUP BY url ORDER BY views DESC LIMIT 10'],
   });
 const param = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 const limit = (max: number) => z.coerce.number().int().min(1).max(max).meta({ description: `The most rows to answer, 1 to ${max} (default ${max})` });
@@ -38,7 +38,7 @@ export const queryQuery = (maxRows: number) =>
       params: z
         .string()
         .max(MAX_SQL_LENGTH)
-        .meta({ description: 'The parameter values as a JSON array, e.g. ["/home", 100]' })
+        .meta({ description: 'The parameter values as a JSON array, e.g. ["/home", 100]', examples: ['[]'] })
         .transform((text, context) => {
           const parsed = z.array(param).max(MAX_PARAMS).safeParse(parseJson(text));
           if (parsed.success) return parsed.data;
@@ -65,6 +65,16 @@ export const sqlAnswer = z.object({
   rows: z.array(z.array(cell)).meta({ description: "Each row's values, in column order" }),
   truncated: z.boolean().meta({ description: 'Whether the query had more rows than the answer holds (see `limit`)' }),
   views: z.record(z.string(), provenance).meta({ description: 'Per view the query read: the one consistent snapshot it read' }),
+  pushedDown: z
+    .record(
+      z.string(),
+      z.object({
+        keys: z.array(z.string()).optional().meta({ description: 'Only the windows of these keys were read' }),
+        windowFrom: z.number().int().optional().meta({ description: 'Only windows starting at or after this (epoch ms)' }),
+        windowTo: z.number().int().optional().meta({ description: 'Only windows starting before this (epoch ms)' }),
+      }),
+    )
+    .meta({ description: "Per view read only in part: the key and window filters of the query's WHERE that reached the store" }),
   elapsedMs: z.number().meta({ description: 'How long the query ran, without loading the views' }),
 });
 export type SqlAnswerBody = z.output<typeof sqlAnswer>;

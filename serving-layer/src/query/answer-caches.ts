@@ -86,13 +86,13 @@ export class AnswerCache {
    * two reads are not atomic, but only consistent snapshots are ever cached, so a shape read across a
    * change matches nothing and the read goes the long way.
    */
-  private async shapeNow(view: CompiledView): Promise<string> {
+  async shapeNow(view: CompiledView): Promise<string> {
     const [manifest, slices] = await Promise.all([this.store.readManifest(view.name), this.store.listSlices(view.name)]);
     return shapeOf(view.name, manifest?.version ?? 0, liveSlices(slices, manifest?.horizon ?? []));
   }
 }
 
-function shapeOf(view: string, version: number, slices: readonly { partition: number; start: number; end: number; closed: boolean }[]): string {
+export function shapeOf(view: string, version: number, slices: readonly { partition: number; start: number; end: number; closed: boolean }[]): string {
   const edges = slices.map((slice) => `${slice.partition}:${slice.start}:${slice.end}:${slice.closed ? 1 : 0}`).sort();
   return `${view}\u0000${version}\u0000${edges.join(',')}`;
 }

@@ -13,9 +13,9 @@ import {
   type RowState,
   type ViewStore,
 } from '@lambda/core';
-import type { KeysPage, MergedAnswer, MergedWindow, Provenance, TopAnswer } from '../api/schemas.js';
+import type { KeysPage, MergedAnswer, Provenance, TopAnswer } from '../api/schemas.js';
 import { freshnessMs } from '../health/freshness.js';
-import { AnswerCache, StateCache } from './answer-caches.js';
+import { AnswerCache, StateCache, shapeOf } from './answer-caches.js';
 import { ConsistentSnapshotReader, type Snapshot } from './consistent-snapshot.js';
 
 // The answers' types are declared once, by their schemas; callers have always found them here.
@@ -37,13 +37,13 @@ export interface ReadQuery {
 
 /** A view's merged windows at one snapshot (see `MergedViewReader.snapshot`). */
 export interface ViewSnapshot {
-  /** The logic of the generation read: its aggregates name the windows' values. */
+  /** The logic of the generation read: its aggregates' states are the windows'. */
   view: CompiledView;
   provenance: Provenance;
-  /** Equal for two snapshots of the same inputs (generation, batch version, slices, position). */
-  identity: string;
-  /** The merged windows, in key then window order. */
-  windows(): MergedWindow[];
+  /** What `MergedViewReader.shape` answers while these rows stand. */
+  shape: string;
+  /** Calls `visit` with every merged window once, in no particular order; each state is the caller's. */
+  forEachWindow(visit: (key: string, windowStart: number, state: RowState) => void): void;
 }
 
 export class MergedViewReader {
@@ -73,6 +73,11 @@ export class MergedViewReader {
   /** The catalog's view; an UnknownViewError (a 404) naming the known ones otherwise. */
   view(name: string): CompiledView {
     return this.snapshots.view(name);
+  }
+
+  /** The logic the view is served with now: its generation's after a reprocess, the catalog's before. */
+  serving(name: string): CompiledView {
+    return this.snapshots.serving(name);
   }
 
   async read(viewName: string, query: ReadQuery = {}): Promise<MergedAnswer> {
@@ -146,27 +151,32 @@ export class MergedViewReader {
   }
 
   /**
-   * Every merged window of the view at one consistent snapshot, with the logic of the generation it was
-   * read from: what the SQL endpoint loads into its tables. The windows are merged only when asked for,
-   * so a caller holding the rows of the same `identity` skips the merge.
+   * The view's shape now (its generation, batch version and live slices' edges), read without reading a
+   * row: equal to a snapshot's `shape` exactly when that snapshot's rows still stand.
    */
-  async snapshot(viewName: string): Promise<ViewSnapshot> {
-    const { snapshot, provenance, view } = await this.consistent(viewName, {});
-    const size = view.window.windowed ? view.window.sizeMs : null;
-    const { batch, slices, position } = snapshot.provenance;
+  shape(viewName: string): Promise<string> {
+    return this.answers.shapeNow(this.snapshots.serving(viewName));
+  }
+
+  /**
+   * Every merged window of the view at one consistent snapshot, with the logic of the generation it was
+   * read from: what the SQL endpoint loads into its tables. States are merged in the order the REST reads
+   * merge them (the batch version's, then the slices'), so a window's values are the same on both paths.
+   * With a filter, only the windows of its keys and window range.
+   */
+  async snapshot(viewName: string, filter: RowFilter = {}): Promise<ViewSnapshot> {
+    const { snapshot, provenance, view } = await this.consistent(viewName, filter);
     return {
       view,
       provenance,
-      identity: JSON.stringify([view.name, batch?.version ?? null, slices, position]),
-      windows: () =>
-        inputs(snapshot).map(({ key, windowStart, batch, realtime }) => ({
-          key,
-          windowStart,
-          windowEnd: size === null ? null : windowStart + size,
-          // Not through the result cache: a whole view would only churn it.
-          values: view.result(this.states.merged(view, batch ? [batch, ...realtime] : realtime)),
-        })),
+      shape: shapeOf(view.name, provenance.batch?.version ?? 0, provenance.slices),
+      forEachWindow: (visit) => forEachWindow(view, snapshot, visit),
     };
+  }
+
+  /** A provenance read earlier, with its freshness as of now. */
+  refreshed(viewName: string, provenance: Provenance): Provenance {
+    return { ...provenance, freshnessMs: this.freshness(viewName, provenance.newestRecordAt), attempts: 0 };
   }
 
   /** A consistent snapshot and its provenance, fresh as of now; with the logic of the generation it was read from. */
@@ -192,6 +202,40 @@ interface WindowInputs {
   windowStart: number;
   batch: JsonObject | undefined;
   realtime: JsonObject[];
+}
+
+/**
+ * Every merged window of a snapshot, for loading a whole view: no window objects, no sort, no caches
+ * (they would hold a second copy of every state). The slices' rows are grouped by key and window; the
+ * batch version's, usually nearly all of them, are visited as they come, each merged with its slices'.
+ */
+function forEachWindow(view: CompiledView, snapshot: Snapshot, visit: (key: string, windowStart: number, state: RowState) => void): void {
+  const realtime = new Map<string, Map<number, RowState[]>>();
+  for (const { rows } of snapshot.slices) {
+    for (const row of rows) {
+      let windows = realtime.get(row.key);
+      if (!windows) realtime.set(row.key, (windows = new Map()));
+      const parts = windows.get(row.windowStart);
+      if (parts) parts.push(view.fromJson(row.state));
+      else windows.set(row.windowStart, [view.fromJson(row.state)]);
+    }
+  }
+  for (const row of snapshot.batchRows) {
+    const state = view.fromJson(row.state);
+    const windows = realtime.get(row.key);
+    const parts = windows?.get(row.windowStart);
+    if (parts) {
+      for (const part of parts) view.merge(state, part);
+      windows!.delete(row.windowStart);
+    }
+    visit(row.key, row.windowStart, state);
+  }
+  for (const [key, windows] of realtime) {
+    for (const [windowStart, [first, ...rest]] of windows) {
+      for (const part of rest) view.merge(first!, part);
+      visit(key, windowStart, first!);
+    }
+  }
 }
 
 /** A snapshot's stored states per (key, window), in order: the batch version's, then the slices'. */

@@ -10,13 +10,14 @@
  * The DuckDB instance has no file, network or extension access and a memory limit; each query has a time
  * limit, and queries run one at a time, so the limits hold per query.
  */
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
-import { PlatformError, type Catalog, type JsonValue } from '@lambda/core';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBPreparedStatement } from '@duckdb/node-api';
+import { PlatformError, type Catalog, type JsonValue, type RowFilter } from '@lambda/core';
 import type { Provenance } from '../api/schemas.js';
 import type { MergedViewReader } from '../query/merged-view-reader.js';
 import { InvalidSqlError, QueryLimitError, SqlNotAllowedError } from './sql-errors.js';
+import { pushdownFilter } from './sql-pushdown.js';
 import { checkStatement } from './sql-statement.js';
-import { sqlIdentifier, ViewTable } from './view-table.js';
+import { ViewTable } from './view-table.js';
 
 export interface SqlQueryEngineOptions {
   /** How long a query may run before it is stopped (a 422 QUERY_TIMEOUT). Default 10 s. */
@@ -45,6 +46,8 @@ export interface SqlAnswer {
   truncated: boolean;
   /** Per view the query read, the snapshot it read. */
   views: Record<string, Provenance>;
+  /** Per view read only in part, the keys and window range its rows were read for (see sql-pushdown.ts). */
+  pushedDown: Record<string, RowFilter>;
   /** How long the query itself ran, without loading the views. */
   elapsedMs: number;
 }
@@ -52,8 +55,8 @@ export interface SqlAnswer {
 export const SQL_QUERY_DEFAULTS = { timeoutMs: 10_000, memoryLimit: '1GB', maxRows: 10_000, threads: 1 };
 
 export class SqlQueryEngine {
-  /** Per view, the identity of the snapshot its table holds. */
-  private readonly loaded = new Map<string, string>();
+  /** Per view, the shape and provenance of the snapshot its table holds, and the filter it was read with. */
+  private readonly loaded = new Map<string, { shape: string; provenance: Provenance; filter: string | undefined }>();
   /** Views by their lower-cased names: DuckDB matches table names without regard to case. */
   private readonly viewNames: Map<string, string>;
   private queue: Promise<unknown> = Promise.resolve();
@@ -102,11 +105,17 @@ export class SqlQueryEngine {
   }
 
   private async run({ sql, params = [], limit }: SqlQuery): Promise<SqlAnswer> {
-    const { tables } = await checkStatement(this.connection, sql).catch(rethrowDuckDbError);
+    const { tables, references, tree } = await checkStatement(this.connection, sql).catch(rethrowDuckDbError);
     const views: Record<string, Provenance> = {};
+    const pushedDown: Record<string, RowFilter> = {};
     for (const table of tables) {
       const view = this.viewNames.get(table);
-      if (view !== undefined && !(view in views)) views[view] = await this.load(view);
+      if (view === undefined || view in views) continue;
+      // A view named once, by the query's own FROM, may be read only where the query's filters reach.
+      const filter = references === 1 ? pushdownFilter(tree, params, { keyColumn: this.stringKeyColumn(view) }) : undefined;
+      const loaded = await this.load(view, filter);
+      views[view] = loaded.provenance;
+      if (loaded.filter) pushedDown[view] = loaded.filter;
     }
 
     const prepared = await this.connection.prepare(sql).catch(rethrowDuckDbError);
@@ -116,7 +125,7 @@ export class SqlQueryEngine {
         params: params.length,
       });
     }
-    prepared.bind(params.map(toDuckDbValue));
+    params.forEach((value, i) => bindParam(prepared, i + 1, value));
     const maxRows = Math.min(limit ?? this.options.maxRows, this.options.maxRows);
     const started = performance.now();
     const timer = setTimeout(() => this.connection.interrupt(), this.options.timeoutMs);
@@ -130,6 +139,7 @@ export class SqlQueryEngine {
         rows: rows.slice(0, maxRows),
         truncated: rows.length > maxRows,
         views,
+        pushedDown,
         elapsedMs: Math.round((performance.now() - started) * 1000) / 1000,
       };
     } catch (error) {
@@ -140,31 +150,42 @@ export class SqlQueryEngine {
     }
   }
 
-  /** The view's table as of its snapshot now: loaded again only when the snapshot moved. */
-  private async load(view: string): Promise<Provenance> {
-    const snapshot = await this.reader.snapshot(view);
-    if (this.loaded.get(view) === snapshot.identity) return snapshot.provenance;
-    this.loaded.delete(view); // until the new rows are all in
-    const table = new ViewTable(snapshot.view);
-    await this.connection.run(`DROP TABLE IF EXISTS ${sqlIdentifier(view)}`);
-    await this.connection.run(table.createSql(sqlIdentifier(view)));
-    const appender = await this.connection.createAppender(view);
-    try {
-      table.append(appender, snapshot.windows());
-      appender.flushSync();
-    } finally {
-      appender.closeSync();
+  /**
+   * The view's table as of now: its provenance, and the filter it was read with (none: every row). The
+   * view's shape is read first, without its rows: while it is the shape loaded before, and the rows loaded
+   * then cover the query's filter, the table stands as it is; else the rows are read at one consistent
+   * snapshot (only the filter's, with one), merged and loaded again.
+   */
+  private async load(view: string, filter: RowFilter | undefined): Promise<{ provenance: Provenance; filter?: RowFilter }> {
+    const wanted = filter === undefined ? undefined : JSON.stringify(filter);
+    const held = this.loaded.get(view);
+    if (held && (held.filter === undefined || held.filter === wanted) && held.shape === (await this.reader.shape(view))) {
+      return { provenance: this.reader.refreshed(view, held.provenance), ...(held.filter === undefined ? {} : { filter }) };
     }
-    this.loaded.set(view, snapshot.identity);
-    return snapshot.provenance;
+    this.loaded.delete(view); // until the new rows are all in
+    const snapshot = await this.reader.snapshot(view, filter);
+    await new ViewTable(snapshot.view).load(this.connection, view, snapshot.forEachWindow);
+    this.loaded.set(view, { shape: snapshot.shape, provenance: snapshot.provenance, filter: wanted });
+    return { provenance: snapshot.provenance, ...(filter === undefined ? {} : { filter }) };
+  }
+
+  /** The view's key column when it has one key, a string: the only key a filter can be pushed down on. */
+  private stringKeyColumn(view: string): string | undefined {
+    const keys = this.reader.serving(view).keySchema;
+    if (keys.length !== 1 || keys[0]!.type !== 'string') return undefined;
+    return new ViewTable(this.reader.serving(view)).columns[0]!.name.toLowerCase();
   }
 }
 
-/** A request's parameter as a DuckDB value: integers bind as BIGINT, other numbers as DOUBLE. */
-function toDuckDbValue(value: JsonValue): DuckDBValue {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
-  if (typeof value === 'number') return Number.isSafeInteger(value) ? BigInt(value) : value;
-  throw new InvalidSqlError('params holds values: strings, numbers, booleans or null', { param: value });
+/** A request's parameter, typed as SQL would type the literal: integers BIGINT, other numbers DOUBLE. */
+function bindParam(prepared: DuckDBPreparedStatement, index: number, value: JsonValue): void {
+  if (value === null) prepared.bindNull(index);
+  else if (typeof value === 'string') prepared.bindVarchar(index, value);
+  else if (typeof value === 'boolean') prepared.bindBoolean(index, value);
+  else if (typeof value === 'number') {
+    if (Number.isSafeInteger(value)) prepared.bindBigInt(index, BigInt(value));
+    else prepared.bindDouble(index, value);
+  } else throw new InvalidSqlError('params holds values: strings, numbers, booleans or null', { param: value });
 }
 
 /** A result value as JSON: big integers past 2^53 and non-finite numbers as text, times as ISO 8601. */

@@ -12,9 +12,13 @@ import { InvalidSqlError, SqlNotAllowedError } from './sql-errors.js';
 const ALLOWED_TABLE_FUNCTIONS = new Set(['range', 'generate_series', 'unnest']);
 const READING_KEYWORDS = new Set(['select', 'with', 'from', 'values']);
 
-export interface StatementTables {
+export interface CheckedStatement {
   /** Tables the statement names (views, or its own common table expressions), lower-cased. */
   tables: Set<string>;
+  /** How many times it names a table, all names counted. */
+  references: number;
+  /** The statement as DuckDB parsed it (`json_serialize_sql`), for the pushdown of its filters. */
+  tree: unknown;
 }
 
 /**
@@ -22,7 +26,7 @@ export interface StatementTables {
  * function that reads anything; returns the names it reads. An InvalidSqlError when DuckDB cannot parse it,
  * a SqlNotAllowedError naming the problem when it is not a query a reader may run.
  */
-export async function checkStatement(connection: DuckDBConnection, sql: string): Promise<StatementTables> {
+export async function checkStatement(connection: DuckDBConnection, sql: string): Promise<CheckedStatement> {
   // Parsing first: a statement that does not parse is reported as such, whatever it starts with.
   const extracted = await connection.extractStatements(sql).catch((error: unknown) => {
     throw new InvalidSqlError(`sql does not parse: ${(error as Error).message.split('\n')[0]}`, {});
@@ -43,8 +47,10 @@ export async function checkStatement(connection: DuckDBConnection, sql: string):
   const statements = tree.statements ?? [];
 
   const tables = new Set<string>();
+  let references = 0;
   visit(statements[0], (node) => {
     if (node.type === 'BASE_TABLE') {
+      references++;
       const name = String(node.table_name);
       if (node.schema_name || node.catalog_name) {
         throw new SqlNotAllowedError(`name a view by its bare name: "${[node.catalog_name, node.schema_name, name].filter(Boolean).join('.')}" is qualified`, { table: name });
@@ -59,7 +65,7 @@ export async function checkStatement(connection: DuckDBConnection, sql: string):
       }
     }
   });
-  return { tables };
+  return { tables, references, tree: statements[0] };
 }
 
 /** The statement's first word, past whitespace, comments and opening parentheses. */
