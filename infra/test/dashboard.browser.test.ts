@@ -47,13 +47,20 @@ interface ChartDataset {
 }
 interface PageElement {
   textContent: string | null;
+  hidden: boolean;
   getAttribute(name: string): string | null;
   querySelector(selector: string): PageElement | null;
+  querySelectorAll(selector: string): ArrayLike<PageElement>;
+}
+interface PageCanvas {
+  width: number;
+  height: number;
+  getContext(kind: '2d'): { getImageData(x: number, y: number, width: number, height: number): { data: ArrayLike<number> } } | null;
 }
 interface PageGlobals {
   Chart: { getChart(id: string): { data: { labels: unknown[]; datasets: ChartDataset[] } } | undefined };
   dashboard: { ready: Promise<void>; refreshChart(): Promise<void>; refreshTop(): Promise<void>; refreshStatus(): Promise<void> };
-  document: { querySelector(selector: string): PageElement | null; querySelectorAll(selector: string): ArrayLike<PageElement> };
+  document: { querySelector(selector: string): PageElement | null; querySelectorAll(selector: string): ArrayLike<PageElement>; getElementById(id: string): unknown };
   sessionStorage: { getItem(key: string): string | null };
   MutationObserver: new (callback: () => void) => { observe(target: PageElement, options: { attributes: boolean }): void };
   recomputeStates?: { state: string | null; percent: number }[];
@@ -84,6 +91,16 @@ interface JobRun {
 }
 interface JobsList {
   jobs: { view: string; nextRunAt: number | null; lastFinished: JobRun | null }[];
+}
+interface SqlAnswer {
+  columns: { name: string; type: string }[];
+  rows: unknown[][];
+  truncated: boolean;
+  views: Record<string, { position: number[]; batch: { version: number } | null; freshnessMs: number | null }>;
+  elapsedMs: number;
+}
+interface SqlError {
+  error: { code: string; message: string };
 }
 
 async function startPlatform(overrides: PlatformConfigInput = {}) {
@@ -146,6 +163,73 @@ async function openPage(context: BrowserContext, origin: string) {
     },
   );
   return { page, problems };
+}
+
+/** Takes out of `problems` what a test caused on purpose (matching `pattern`), and answers it. */
+function allowProblems(problems: Awaited<ReturnType<typeof openPage>>['problems'], pattern: RegExp) {
+  const allowed = { consoleErrors: [] as string[], errorResponses: [] as string[] };
+  for (const kind of ['consoleErrors', 'errorResponses'] as const) {
+    allowed[kind] = problems[kind].filter((problem) => pattern.test(problem));
+    problems[kind] = problems[kind].filter((problem) => !pattern.test(problem));
+  }
+  return allowed;
+}
+
+/** What the SQL box shows: its state, the error area, the table as text, each view's position, the chart. */
+async function readQueryBox(page: Page) {
+  return page.evaluate(() => {
+    const inPage = globalThis as unknown as PageGlobals;
+    const $ = (selector: string) => inPage.document.querySelector(selector)!;
+    const all = (selector: string, within?: PageElement) => Array.from(within ? within.querySelectorAll(selector) : inPage.document.querySelectorAll(selector));
+    const chart = inPage.Chart.getChart('query-chart');
+    const canvas = inPage.document.getElementById('query-chart') as PageCanvas;
+    const pixels = canvas.width > 0 && canvas.height > 0 ? canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data : undefined;
+    let painted = 0;
+    for (let index = 3; pixels && index < pixels.length; index += 4) if (pixels[index]! > 0) painted++;
+    return {
+      run: Number($('#query-form').getAttribute('data-run')),
+      state: $('#query-form').getAttribute('data-state'),
+      error: { hidden: $('#query-error').hidden, code: $('#query-error').getAttribute('data-code'), text: $('#query-error').textContent },
+      resultHidden: $('#query-result').hidden,
+      columns: all('#query-table thead th').map((th) => ({ name: th.getAttribute('data-name'), type: th.getAttribute('data-type') })),
+      rows: all('#query-table tbody tr').map((row) => all('td', row).map((cell) => cell.textContent)),
+      summaryRows: $('#query-summary').getAttribute('data-rows'),
+      elapsedMs: $('#query-summary').getAttribute('data-elapsed-ms'),
+      truncated: { hidden: $('#query-truncated').hidden, text: $('#query-truncated').textContent },
+      views: all('#query-views li').map((item) => ({ view: item.getAttribute('data-view'), position: item.getAttribute('data-position'), text: item.textContent })),
+      chart: {
+        hidden: $('#query-chart-box').hidden,
+        value: $('#query-chart').getAttribute('data-value'),
+        label: $('#query-chart').getAttribute('data-label'),
+        labels: chart?.data.labels ?? [],
+        data: chart ? [...chart.data.datasets[0]!.data] : [],
+        painted,
+      },
+    };
+  });
+}
+
+/**
+ * Types `sql` and `params` in the SQL box (or leaves what it holds, without `sql`), runs it with the Run
+ * button or with Ctrl+Enter, and answers what the box shows once that run has finished.
+ */
+async function runInQueryBox(page: Page, { sql, params = '', keys = false }: { sql?: string; params?: string; keys?: boolean } = {}) {
+  const { run } = await readQueryBox(page);
+  if (sql !== undefined) await page.fill('#query-sql', sql);
+  await page.fill('#query-params', params);
+  if (keys) {
+    await page.focus('#query-sql');
+    await page.keyboard.press('Control+Enter');
+  } else {
+    await page.click('#query-run');
+  }
+  await expect
+    .poll(async () => {
+      const form = page.locator('#query-form');
+      return `${await form.getAttribute('data-run')} ${await form.getAttribute('data-state')}`;
+    }, { timeout: 30_000, interval: 100 })
+    .toMatch(new RegExp(`^${run + 1} (done|error)$`));
+  return readQueryBox(page);
 }
 
 describeWhenAvailable('the dashboard at / in Chromium', skipReason, () => {
@@ -430,6 +514,124 @@ describeWhenAvailable('the dashboard at / in Chromium', skipReason, () => {
     );
 
     it(
+      'should run the SQL example and a typed query, showing the rows POST /query answers and charting the first numeric column',
+      async () => {
+        const postQuery = (sql: string, params: unknown[] = []) =>
+          api<SqlAnswer>('/query', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sql, params }) });
+
+        // The example: the top keys of the catalog's first view, built from GET /views.
+        const { views } = await api<{ views: { name: string }[] }>('/views');
+        const example = await page.locator('#query-sql').inputValue();
+        expect(await page.locator('#query-sql').getAttribute('data-example')).toBe(views[0]!.name);
+        expect(example).toMatch(new RegExp(`FROM ${views[0]!.name}\\b`));
+        const ranExample = await runInQueryBox(page);
+        expect(ranExample.error, ranExample.error.text ?? '').toMatchObject({ hidden: true });
+        const exampleAnswer = await postQuery(example);
+        expect(ranExample.columns).toEqual(exampleAnswer.columns);
+        // The counts move with the stream; the keys (every page of the demo) and the row count do not.
+        expect(ranExample.rows.map((row) => row[0]).sort()).toEqual(exampleAnswer.rows.map((row) => cellText(row[0])).sort());
+        expect(ranExample.chart).toMatchObject({ hidden: false, value: exampleAnswer.columns[1]!.name, label: exampleAnswer.columns[0]!.name });
+        expect(ranExample.chart.labels).toEqual(ranExample.rows.map((row) => row[0]));
+        expect(ranExample.chart.data).toEqual(ranExample.rows.map((row) => Number(row[1])));
+
+        // A typed query with a parameter, run with Ctrl+Enter: a stable answer (the pages seen), bracketed
+        // by two API reads like the other panels; lists and structs shown as compact JSON.
+        const sql = [
+          "SELECT url, length(url) AS chars, count(*) > 0 AS seen, list_distinct(list(length(url))) AS lengths, {'n': length(url)} AS shape, CAST(NULL AS VARCHAR) AS nothing",
+          `FROM ${VIEW} WHERE url LIKE ? GROUP BY url ORDER BY url`,
+        ].join('\n');
+        const params = ['/%'];
+        const deadline = Date.now() + 30_000;
+        for (let attempt = 1; ; attempt++) {
+          const before = await postQuery(sql, params);
+          const shown = await runInQueryBox(page, { sql, params: JSON.stringify(params), keys: attempt === 1 });
+          const after = await postQuery(sql, params);
+          const stable = isDeepStrictEqual(before.rows, after.rows) && isDeepStrictEqual(before.columns, after.columns);
+          const wanted = { state: 'done', columns: before.columns, rows: before.rows.map((row) => row.map(cellText)) };
+          const actual = { state: shown.state, columns: shown.columns, rows: shown.rows };
+          if (stable && isDeepStrictEqual(actual, wanted)) {
+            expect(before.columns.map((column) => `${column.name} ${column.type}`)).toEqual([
+              'url VARCHAR',
+              'chars BIGINT',
+              'seen BOOLEAN',
+              'lengths BIGINT[]',
+              'shape STRUCT("n" BIGINT)',
+              'nothing VARCHAR',
+            ]);
+            expect(shown.rows.length).toBeGreaterThanOrEqual(4);
+            expect(shown.rows[0]!.slice(1)).toEqual([String(before.rows[0]![1]), 'true', `[${before.rows[0]![1]}]`, `{"n":${before.rows[0]![1]}}`, 'NULL']);
+            expect(shown).toMatchObject({ summaryRows: String(before.rows.length), truncated: { hidden: true }, error: { hidden: true }, resultHidden: false });
+            expect(Number(shown.elapsedMs)).toBeGreaterThanOrEqual(0);
+            // The view's snapshot: offsets only grow, so the page's lies between the two reads around it.
+            expect(shown.views.map((entry) => entry.view)).toEqual([VIEW]);
+            const position = shown.views[0]!.position!.split(',').map(Number);
+            position.forEach((offset, partition) => {
+              expect(offset).toBeGreaterThanOrEqual(before.views[VIEW]!.position[partition]!);
+              expect(offset).toBeLessThanOrEqual(after.views[VIEW]!.position[partition]!);
+            });
+            expect(shown.views[0]!.text).toMatch(/freshness /);
+            // The chart: the first numeric column (chars) per the first other one (url), drawn.
+            expect(shown.chart).toMatchObject({ hidden: false, value: 'chars', label: 'url' });
+            expect(shown.chart.labels).toEqual(before.rows.map((row) => row[0]));
+            expect(shown.chart.data).toEqual(before.rows.map((row) => row[1]));
+            expect(shown.chart.painted).toBeGreaterThan(500);
+            break;
+          }
+          if (Date.now() > deadline) expect(actual, `the SQL box never matched the API over ${attempt} attempts (stable: ${stable})`).toEqual(wanted);
+          await new Promise((resolve) => setTimeout(resolve, 1000)); // queries are rate-limited
+        }
+
+        // More rows than the limit asked for: cut, and the box says so.
+        await page.fill('#query-limit', '2');
+        const cut = await runInQueryBox(page, { sql: 'SELECT range AS n FROM range(5)' });
+        await page.fill('#query-limit', '1000');
+        expect(cut).toMatchObject({ state: 'done', rows: [['0'], ['1']], truncated: { hidden: false }, views: [], chart: { value: 'n', label: '', labels: ['1', '2'], data: [0, 1] } });
+        expect(cut.truncated.text).toMatch(/Truncated/);
+      },
+      TIMEOUT,
+    );
+
+    it(
+      "should show a refused statement's error code and message in the SQL box, and log nothing of its own",
+      async () => {
+        const refusedSql = "ATTACH '/tmp/x' AS x";
+        const response = await fetch(`${platform.url}/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sql: refusedSql }) });
+        expect(response.status).toBe(400);
+        const { error } = (await response.json()) as SqlError;
+        expect(error.code).toBe('SQL_NOT_ALLOWED');
+
+        const refused = await runInQueryBox(page, { sql: refusedSql });
+        expect(refused).toMatchObject({ state: 'error', error: { hidden: false, code: 'SQL_NOT_ALLOWED' }, resultHidden: true });
+        expect(refused.error.text).toBe(`SQL_NOT_ALLOWED ${error.message} · HTTP 400`);
+        // The box holds the error; the page's own error list stays for the panels.
+        expect(await page.locator('#errors .error').count()).toBe(0);
+
+        // Params that are not a JSON array: refused in the page, nothing sent.
+        const sent: string[] = [];
+        const record = (request: { url(): string }) => void sent.push(request.url());
+        page.on('request', record);
+        const badParams = await runInQueryBox(page, { sql: 'SELECT ?', params: '[1,' });
+        page.off('request', record);
+        expect(badParams).toMatchObject({ state: 'error', error: { hidden: false, code: 'INVALID_PARAMS' } });
+        expect(sent.filter((url) => new URL(url).pathname === '/query')).toEqual([]);
+
+        // Then a good query clears the error (one whose answer, the pages seen, holds still).
+        const goodSql = `SELECT url, length(url) AS chars FROM ${VIEW} GROUP BY url ORDER BY url`;
+        const good = await runInQueryBox(page, { sql: goodSql, params: '' });
+        const goodAnswer = await api<SqlAnswer>('/query', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sql: goodSql }) });
+        expect(good).toMatchObject({ state: 'done', error: { hidden: true }, resultHidden: false, rows: goodAnswer.rows.map((row) => row.map(cellText)) });
+
+        // Chromium notes the 400 itself (as a failed resource): that is the only trace, nothing the page logged.
+        const allowed = allowProblems(problems, /\/query: 400$|status of 400/);
+        expect(allowed.errorResponses).toEqual([`POST ${platform.url}/query: 400`]);
+        expect(allowed.consoleErrors.length).toBeLessThanOrEqual(1);
+        for (const message of allowed.consoleErrors) expect(message).toMatch(/^Failed to load resource: the server responded with a status of 400 .*\/query\)$/);
+        expect(problems.consoleErrors).toEqual([]);
+      },
+      TIMEOUT,
+    );
+
+    it(
       'should save a screenshot, and have logged no error nor asked any other host for anything',
       async () => {
         await mkdir(ARTIFACTS, { recursive: true });
@@ -473,8 +675,11 @@ describeWhenAvailable('the dashboard at / in Chromium', skipReason, () => {
       async () => {
         const { page, problems } = await openPage(context, new URL(platform.url).origin);
         const batchAuthorizations: (string | undefined)[] = [];
+        const queryAuthorizations: (string | undefined)[] = [];
         page.on('request', (request) => {
-          if (new URL(request.url()).pathname.startsWith('/batch/')) batchAuthorizations.push(request.headers().authorization);
+          const { pathname } = new URL(request.url());
+          if (pathname.startsWith('/batch/')) batchAuthorizations.push(request.headers().authorization);
+          if (pathname === '/query') queryAuthorizations.push(request.headers().authorization);
         });
         expect((await page.goto(platform.url))?.status()).toBe(200);
         await page.evaluate(() => (globalThis as unknown as PageGlobals).dashboard.ready);
@@ -483,6 +688,11 @@ describeWhenAvailable('the dashboard at / in Chromium', skipReason, () => {
         await page.locator('#token-form').waitFor({ state: 'visible', timeout: 15_000 });
         expect(await page.locator('#token-reason').textContent()).toContain('401');
         expect(await page.locator('#batch-auth').isVisible()).toBe(true);
+
+        // The SQL box needs the token too: the API's 401 shows in its error area.
+        const unauthorized = await runInQueryBox(page);
+        expect(unauthorized).toMatchObject({ state: 'error', error: { hidden: false, code: 'UNAUTHENTICATED' }, resultHidden: true });
+        expect(await page.locator('#token-form').isVisible()).toBe(true);
 
         // A wrong token: 403, and the form says it was refused.
         await page.fill('#token-input', 'not-the-token-at-all-0000');
@@ -502,6 +712,21 @@ describeWhenAvailable('the dashboard at / in Chromium', skipReason, () => {
           .toBe(String(job.nextRunAt));
         expect(await page.locator('#batch-auth').isVisible()).toBe(false);
 
+        // The query refused for want of a token ran again with the wrong one (403), then with the right one.
+        await expect.poll(() => page.locator('#query-form').getAttribute('data-state'), { timeout: 15_000 }).toBe('done');
+        const example = await page.locator('#query-sql').inputValue();
+        const answer = (await (
+          await fetch(`${platform.url}/query`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${API_TOKEN}` },
+            body: JSON.stringify({ sql: example }),
+          })
+        ).json()) as SqlAnswer;
+        const queried = await readQueryBox(page);
+        expect(queried).toMatchObject({ error: { hidden: true }, resultHidden: false, columns: answer.columns });
+        expect(queried.rows.length).toBeGreaterThan(0);
+        expect(queryAuthorizations).toEqual([undefined, 'Bearer not-the-token-at-all-0000', `Bearer ${API_TOKEN}`]);
+
         await page.locator('#recompute-button').click();
         await expect.poll(() => page.locator('#recompute-state').getAttribute('data-state'), { timeout: 45_000, interval: 100 }).toMatch(/^(completed|failed|error)$/);
         expect(await page.locator('#recompute-state').getAttribute('data-state'), (await page.locator('#recompute-state').textContent()) ?? '').toBe('completed');
@@ -511,7 +736,7 @@ describeWhenAvailable('the dashboard at / in Chromium', skipReason, () => {
         expect(batchAuthorizations.at(-1)).toBe(`Bearer ${API_TOKEN}`);
         // The only errors are the answers that asked for (or refused) the token.
         expect(problems.errorResponses.length).toBeGreaterThan(0);
-        for (const response of problems.errorResponses) expect(response).toMatch(/\/batch\/\S*: 40[13]$/);
+        for (const response of problems.errorResponses) expect(response).toMatch(/\/(batch\/\S*|query): 40[13]$/);
         for (const message of problems.consoleErrors) expect(message).toMatch(/status of 40[13]/);
         expect(problems.failedRequests).toEqual([]);
         expect(problems.foreignRequests).toEqual([]);
@@ -521,6 +746,12 @@ describeWhenAvailable('the dashboard at / in Chromium', skipReason, () => {
     );
   });
 });
+
+/** A cell as the SQL box writes it: strings as they are, NULL, anything else as compact JSON. */
+function cellText(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
 
 function numberOrNull(value: unknown): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;

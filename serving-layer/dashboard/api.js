@@ -6,7 +6,7 @@ const TOKEN_KEY = 'lambda-platform.api-token';
 export class ApiError extends Error {
   /**
    * @param {string} message
-   * @param {{ status: number, code: string, path: string, method: string }} details
+   * @param {{ status: number, code: string, path: string, method: string, reason?: string }} details
    */
   constructor(message, details) {
     super(message);
@@ -15,6 +15,8 @@ export class ApiError extends Error {
     this.code = details.code;
     this.path = details.path;
     this.method = details.method;
+    /** The API's own error message (without the request's name), or this message when there is none. */
+    this.reason = details.reason ?? message;
   }
 
   /** 401 (no token) or 403 (a token the platform refuses). */
@@ -88,6 +90,7 @@ export async function api(relative, { method = 'GET', body } = {}) {
       code: error?.code ?? `HTTP_${response.status}`,
       path: relative,
       method,
+      reason,
     });
   }
   if (json === null) throw new ApiError(`${label} answered ${response.status} without a JSON body`, { status: response.status, code: 'BAD_RESPONSE', path: relative, method });

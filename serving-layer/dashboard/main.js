@@ -5,6 +5,7 @@ import { clearError, hasErrors, reportError } from './errors.js';
 import { formatClock } from './format.js';
 import { refreshHealth } from './health-banner.js';
 import { refreshJobs, refreshStatus } from './layers.js';
+import { queryTokenGiven, resizeQueryChart, runQuery, suggestQuery, wireQueryBox } from './query-box.js';
 import { renderRecomputeButton, wireRecompute } from './recompute.js';
 import { loadKeys, loadViews, saveSelection, savedSelection, showKey, showView, wireSelection } from './selection.js';
 import { state } from './state.js';
@@ -47,6 +48,7 @@ async function refresh() {
   state.refreshes += 1;
   const keys = state.viewName && (state.keys.length === 0 || state.refreshes % KEYS_EVERY === 0) ? loadKeys() : Promise.resolve();
   await Promise.all([loadViews(), refreshStatus(), refreshHealth(), refreshJobs(), keys.then(() => Promise.all([refreshChart(), refreshTop()]))]);
+  suggestQuery(); // once the views are known, when the first load of /views failed
   if (!hasErrors()) state.lastSuccessAt = Date.now();
   renderLastUpdated();
 }
@@ -84,10 +86,15 @@ function wire() {
       clearError('jobs');
       clearError('recompute');
       refresh();
+      queryTokenGiven();
     },
     onForgotten: () => refresh(),
   });
-  window.addEventListener('resize', () => resizeChart());
+  wireQueryBox();
+  window.addEventListener('resize', () => {
+    resizeChart();
+    resizeQueryChart();
+  });
 }
 
 async function start() {
@@ -99,6 +106,7 @@ async function start() {
   renderTokenState();
   initChart();
   await loadViews();
+  suggestQuery();
   const saved = savedSelection();
   const first = state.views.find((view) => view.name === saved.view) ?? state.views[0];
   if (first) await selectView(first.name, { key: saved.key ?? undefined, aggregate: saved.aggregate ?? undefined });
@@ -107,4 +115,4 @@ async function start() {
 }
 
 // A handle for the browser console and for tests: refresh on demand, read the state.
-window.dashboard = { state, refresh, refreshChart, refreshTop, refreshStatus, refreshHealth, ready: start() };
+window.dashboard = { state, refresh, refreshChart, refreshTop, refreshStatus, refreshHealth, runQuery, ready: start() };

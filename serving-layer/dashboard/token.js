@@ -15,7 +15,7 @@ const ui = {
 export function tokenReason(error) {
   return error.status === 403
     ? `The platform refused the API token: ${error.message}. Paste a valid one.`
-    : `${error.message}. Paste the platform's API token to use the batch controls.`;
+    : `${error.message}. Paste the platform's API token to use the batch controls and SQL queries.`;
 }
 
 /** Shows the token form; the periodic refresh (not forced) leaves it closed once the user dismissed it. */
