@@ -179,6 +179,13 @@ describe('the SQL endpoint', () => {
     });
   });
 
+  describe('when a query compares windows with now()', () => {
+    it("should read them as UTC instants, whatever the server's time zone", async () => {
+      const { body } = await query("SELECT current_setting('TimeZone'), CAST(TIMESTAMP '2026-01-01 00:00:00' AS TIMESTAMPTZ) = TIMESTAMPTZ '2026-01-01 00:00:00+00'");
+      expect(body.rows).toEqual([['UTC', true]]);
+    });
+  });
+
   describe('when the answer has more rows than asked for', () => {
     it('should hold the limit and say it was cut', async () => {
       const { body } = await query(`SELECT url, window_start FROM ${VIEW} ORDER BY ALL`, [], 3);

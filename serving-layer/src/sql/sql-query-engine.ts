@@ -81,11 +81,14 @@ export class SqlQueryEngine {
       allow_community_extensions: 'false',
       memory_limit: settings.memoryLimit,
       threads: String(settings.threads),
-      // Nothing a query does can change the settings above.
-      lock_configuration: 'true',
     });
     try {
-      return new SqlQueryEngine(instance, await instance.connect(), reader, catalog, settings);
+      const connection = await instance.connect();
+      // Windows are UTC instants: now() and date_trunc() must not follow the server's time zone.
+      await connection.run("SET TimeZone = 'UTC'");
+      // Nothing a query does can change the settings above.
+      await connection.run('SET lock_configuration = true');
+      return new SqlQueryEngine(instance, connection, reader, catalog, settings);
     } catch (error) {
       instance.closeSync();
       throw error;
