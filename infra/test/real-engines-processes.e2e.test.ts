@@ -70,6 +70,12 @@ describeWhenAvailable('when the layers run as processes on Kafka, Cassandra, S3 
     await p.caughtUp();
     const between = await p.expectExact('with slices on top of version 1');
     expect([...between.values()].some((answer) => answer.provenance.slices.length > 0)).toBe(true);
+    // Ad-hoc SQL reads Cassandra through the same port, at the same snapshot: the same windows.
+    for (const [view, answer] of between) {
+      const sql = await p.api<{ rows: unknown[][]; views: Record<string, { position: number[] }> }>('POST', '/query', JSON.stringify({ sql: `SELECT count(*) FROM "${view}"` }));
+      expect(sql.views[view]!.position, view).toEqual(answer.provenance.position);
+      expect(sql.rows, view).toEqual([[answer.windows.length]]);
+    }
 
     const second = await p.recomputeAll();
     expect(second.map((run) => [run.state, run.version])).toEqual(second.map(() => ['completed', 2]));
