@@ -42,8 +42,13 @@ export interface ViewSnapshot {
   provenance: Provenance;
   /** What `MergedViewReader.shape` answers while these rows stand. */
   shape: string;
-  /** Calls `visit` with every merged window once, in no particular order; each state is the caller's. */
-  forEachWindow(visit: (key: string, windowStart: number, state: RowState) => void): void;
+  /**
+   * Calls `visit` with every merged window once (or those `only` accepts), in no particular order; each
+   * state is the caller's.
+   */
+  forEachWindow(visit: (key: string, windowStart: number, state: RowState) => void, only?: (key: string, windowStart: number) => boolean): void;
+  /** The windows the live slices add to, by key: the only ones that differ from the batch version's. */
+  sliceWindows(): Map<string, Set<number>>;
 }
 
 export class MergedViewReader {
@@ -170,7 +175,18 @@ export class MergedViewReader {
       view,
       provenance,
       shape: shapeOf(view.name, provenance.batch?.version ?? 0, provenance.slices),
-      forEachWindow: (visit) => forEachWindow(view, snapshot, visit),
+      forEachWindow: (visit, only) => forEachWindow(view, snapshot, visit, only),
+      sliceWindows: () => {
+        const windows = new Map<string, Set<number>>();
+        for (const { rows } of snapshot.slices) {
+          for (const row of rows) {
+            let starts = windows.get(row.key);
+            if (!starts) windows.set(row.key, (starts = new Set()));
+            starts.add(row.windowStart);
+          }
+        }
+        return windows;
+      },
     };
   }
 
@@ -209,10 +225,16 @@ interface WindowInputs {
  * (they would hold a second copy of every state). The slices' rows are grouped by key and window; the
  * batch version's, usually nearly all of them, are visited as they come, each merged with its slices'.
  */
-function forEachWindow(view: CompiledView, snapshot: Snapshot, visit: (key: string, windowStart: number, state: RowState) => void): void {
+function forEachWindow(
+  view: CompiledView,
+  snapshot: Snapshot,
+  visit: (key: string, windowStart: number, state: RowState) => void,
+  only: (key: string, windowStart: number) => boolean = () => true,
+): void {
   const realtime = new Map<string, Map<number, RowState[]>>();
   for (const { rows } of snapshot.slices) {
     for (const row of rows) {
+      if (!only(row.key, row.windowStart)) continue;
       let windows = realtime.get(row.key);
       if (!windows) realtime.set(row.key, (windows = new Map()));
       const parts = windows.get(row.windowStart);
@@ -221,6 +243,7 @@ function forEachWindow(view: CompiledView, snapshot: Snapshot, visit: (key: stri
     }
   }
   for (const row of snapshot.batchRows) {
+    if (!only(row.key, row.windowStart)) continue;
     const state = view.fromJson(row.state);
     const windows = realtime.get(row.key);
     const parts = windows?.get(row.windowStart);

@@ -52,11 +52,22 @@ export interface SqlAnswer {
   elapsedMs: number;
 }
 
+/** What a view's table holds: the snapshot it was read at, and the filter it was read with (none: every window). */
+interface LoadedView {
+  shape: string;
+  provenance: Provenance;
+  filter: string | undefined;
+  /** The generation's storage name and the batch version: while both stand, a refresh replaces only the slices' windows. */
+  storage: string;
+  batchVersion: number;
+  sliceWindows: Map<string, Set<number>>;
+}
+
 export const SQL_QUERY_DEFAULTS = { timeoutMs: 10_000, memoryLimit: '1GB', maxRows: 10_000, threads: 1 };
 
 export class SqlQueryEngine {
-  /** Per view, the shape and provenance of the snapshot its table holds, and the filter it was read with. */
-  private readonly loaded = new Map<string, { shape: string; provenance: Provenance; filter: string | undefined }>();
+  /** Per view, what its table holds. */
+  private readonly loaded = new Map<string, LoadedView>();
   /** Views by their lower-cased names: DuckDB matches table names without regard to case. */
   private readonly viewNames: Map<string, string>;
   private queue: Promise<unknown> = Promise.resolve();
@@ -166,10 +177,27 @@ export class SqlQueryEngine {
       return { provenance: this.reader.refreshed(view, held.provenance), ...(held.filter === undefined ? {} : { filter }) };
     }
     this.loaded.delete(view); // until the new rows are all in
-    const snapshot = await this.reader.snapshot(view, filter);
-    await new ViewTable(snapshot.view).load(this.connection, view, snapshot.forEachWindow);
-    this.loaded.set(view, { shape: snapshot.shape, provenance: snapshot.provenance, filter: wanted });
-    return { provenance: snapshot.provenance, ...(filter === undefined ? {} : { filter }) };
+    // A whole table of the same generation and batch version: only the windows of slices change.
+    const refresh = held?.filter === undefined ? held : undefined;
+    const snapshot = await this.reader.snapshot(view, refresh ? {} : filter);
+    const table = new ViewTable(snapshot.view);
+    const sliceWindows = snapshot.sliceWindows();
+    if (refresh && refresh.storage === snapshot.view.name && refresh.batchVersion === (snapshot.provenance.batch?.version ?? 0)) {
+      const changed = unionOf(refresh.sliceWindows, sliceWindows);
+      await table.replace(this.connection, view, changed, (visit) => snapshot.forEachWindow(visit, (key, windowStart) => changed.get(key)?.has(windowStart) === true));
+    } else {
+      await table.load(this.connection, view, snapshot.forEachWindow);
+    }
+    const loadedFilter = refresh ? undefined : wanted;
+    this.loaded.set(view, {
+      shape: snapshot.shape,
+      provenance: snapshot.provenance,
+      filter: loadedFilter,
+      storage: snapshot.view.name,
+      batchVersion: snapshot.provenance.batch?.version ?? 0,
+      sliceWindows,
+    });
+    return { provenance: snapshot.provenance, ...(loadedFilter === undefined ? {} : { filter }) };
   }
 
   /** The view's key column when it has one key, a string: the only key a filter can be pushed down on. */
@@ -228,4 +256,17 @@ function rethrowDuckDbError(error: unknown, limits: { timeoutMs?: number; memory
 
 function firstLine(message: string): string {
   return message.split('\n')[0]!.slice(0, 500);
+}
+
+/** Windows by key, in either map. */
+function unionOf(a: ReadonlyMap<string, ReadonlySet<number>>, b: ReadonlyMap<string, ReadonlySet<number>>): Map<string, Set<number>> {
+  const union = new Map<string, Set<number>>();
+  for (const windows of [a, b]) {
+    for (const [key, starts] of windows) {
+      const into = union.get(key) ?? new Set<number>();
+      for (const start of starts) into.add(start);
+      union.set(key, into);
+    }
+  }
+  return union;
 }

@@ -39,8 +39,15 @@ export type WindowVisitor = (key: string, windowStart: number, state: RowState) 
 
 const TOP_K = new DuckDBListType(new DuckDBStructType(['value', 'count'], [VARCHAR, BIGINT]));
 const KEY_TYPES: Record<string, DuckDBType> = { string: VARCHAR, number: DOUBLE, boolean: BOOLEAN };
-/** Where rows wait for their casts; queries run one at a time, so one name serves. */
+/** Where rows wait for their casts, and the windows a refresh replaces; queries run one at a time, so one name each serves. */
 const STAGING = '__staging';
+const REMOVED = '__removed';
+
+/** What a view table needs of a DuckDB connection. */
+export interface SqlConnection {
+  run(sql: string): Promise<unknown>;
+  createAppender(table: string): Promise<DuckDBAppender>;
+}
 /** The rows of one chunk: DuckDB's vector size. */
 const CHUNK_ROWS = 2048;
 
@@ -74,23 +81,62 @@ export class ViewTable {
     this.columns = [...keyColumns, windowStart, ...aggregates];
   }
 
-  /** Creates `table` (quoted) holding the windows `forEach` visits. */
-  async load(connection: { run(sql: string): Promise<unknown>; createAppender(table: string): Promise<DuckDBAppender> }, table: string, forEach: (visit: WindowVisitor) => void): Promise<void> {
-    const staging = sqlIdentifier(STAGING);
-    await connection.run(`DROP TABLE IF EXISTS ${staging}`);
-    await connection.run(`CREATE TABLE ${staging} (${this.columns.map((column, i) => `c${i} ${column.staged.toString()}`).join(', ')})`);
+  /** Creates `table` holding the windows `forEach` visits. */
+  async load(connection: SqlConnection, table: string, forEach: (visit: WindowVisitor) => void): Promise<void> {
+    await this.staged(connection, STAGING, this.columns, forEach, async (staging) => {
+      await connection.run(`DROP TABLE IF EXISTS ${sqlIdentifier(table)}`);
+      await connection.run(`CREATE TABLE ${sqlIdentifier(table)} AS SELECT ${this.selectList()} FROM ${staging}`);
+    });
+  }
+
+  /**
+   * In `table`, made by `load`, replaces the rows of the `removed` windows (key to window starts) with the
+   * windows `forEach` visits: how a view whose slices moved is brought up to date without loading its
+   * batch version again.
+   */
+  async replace(connection: SqlConnection, table: string, removed: ReadonlyMap<string, ReadonlySet<number>>, forEach: (visit: WindowVisitor) => void): Promise<void> {
+    const ids = this.columns.slice(0, this.keyCount + 1);
+    const forEachRemoved = (visit: WindowVisitor) => {
+      for (const [key, starts] of removed) for (const windowStart of starts) visit(key, windowStart, []);
+    };
+    const target = sqlIdentifier(table);
+    const matches = ids
+      .map((column, i) =>
+        column.name === 'window_start'
+          ? `${target}."window_start" = make_timestamp(CAST(r.c${i} AS BIGINT) * 1000)`
+          : `${target}.${sqlIdentifier(column.name)} = r.c${i}`,
+      )
+      .join(' AND ');
+    await this.staged(connection, REMOVED, ids, forEachRemoved, async (removedTable) => {
+      await connection.run(`DELETE FROM ${target} WHERE EXISTS (SELECT 1 FROM ${removedTable} AS r WHERE ${matches})`);
+    });
+    await this.staged(connection, STAGING, this.columns, forEach, async (staging) => {
+      await connection.run(`INSERT INTO ${target} SELECT ${this.selectList()} FROM ${staging}`);
+    });
+  }
+
+  /** Stages the windows `forEach` visits as `columns` in table `name`, runs `use` on it, and drops it. */
+  private async staged(
+    connection: SqlConnection,
+    name: string,
+    columns: readonly ViewTableColumn[],
+    forEach: (visit: WindowVisitor) => void,
+    use: (table: string) => Promise<void>,
+  ): Promise<void> {
+    const table = sqlIdentifier(name);
+    await connection.run(`DROP TABLE IF EXISTS ${table}`);
+    await connection.run(`CREATE TABLE ${table} (${columns.map((column, i) => `c${i} ${column.staged.toString()}`).join(', ')})`);
     try {
-      const appender = await connection.createAppender(STAGING);
+      const appender = await connection.createAppender(name);
       try {
-        this.append(appender, forEach);
+        this.append(appender, columns, forEach);
         appender.flushSync();
       } finally {
         appender.closeSync();
       }
-      await connection.run(`DROP TABLE IF EXISTS ${sqlIdentifier(table)}`);
-      await connection.run(`CREATE TABLE ${sqlIdentifier(table)} AS SELECT ${this.selectList()} FROM ${staging}`);
+      await use(table);
     } finally {
-      await connection.run(`DROP TABLE IF EXISTS ${staging}`);
+      await connection.run(`DROP TABLE IF EXISTS ${table}`);
     }
   }
 
@@ -110,20 +156,20 @@ export class ViewTable {
       .join(', ');
   }
 
-  private append(appender: DuckDBAppender, forEach: (visit: WindowVisitor) => void): void {
-    const types = this.columns.map((column) => column.staged);
-    let values = this.columns.map(() => new Array<DuckDBValue>(CHUNK_ROWS));
+  private append(appender: DuckDBAppender, columns: readonly ViewTableColumn[], forEach: (visit: WindowVisitor) => void): void {
+    const types = columns.map((column) => column.staged);
+    let values = columns.map(() => new Array<DuckDBValue>(CHUNK_ROWS));
     let rows = 0;
     const flush = () => {
       const chunk = DuckDBDataChunk.create(types, rows);
       values.forEach((column, i) => chunk.setColumnValues(i, rows === CHUNK_ROWS ? column : column.slice(0, rows)));
       appender.appendDataChunk(chunk);
-      values = this.columns.map(() => new Array<DuckDBValue>(CHUNK_ROWS));
+      values = columns.map(() => new Array<DuckDBValue>(CHUNK_ROWS));
       rows = 0;
     };
     forEach((key, windowStart, state) => {
       const keyValues = this.keyValues(key);
-      for (let i = 0; i < this.columns.length; i++) values[i]![rows] = this.columns[i]!.value(keyValues, windowStart, state);
+      for (let i = 0; i < columns.length; i++) values[i]![rows] = columns[i]!.value(keyValues, windowStart, state);
       if (++rows === CHUNK_ROWS) flush();
     });
     if (rows > 0) flush();
