@@ -11,6 +11,15 @@ export interface PlatformClientOptions {
   token?: string;
 }
 
+/** An error the platform's API answered: its stable code and message, and the HTTP status in the context. */
+export class PlatformApiError extends PlatformError {
+  override readonly code: string;
+  constructor(code: string, message: string, context: Record<string, unknown>) {
+    super(message, { context });
+    this.code = code;
+  }
+}
+
 export type PlatformCall = <T>(method: 'GET' | 'POST', path: string, body?: unknown) => Promise<T>;
 
 export function platformClient({ url, token }: PlatformClientOptions): PlatformCall {
@@ -21,10 +30,22 @@ export function platformClient({ url, token }: PlatformClientOptions): PlatformC
     try {
       response = await fetch(new URL(path, url), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     } catch (error) {
-      throw new ConnectionError(`cannot reach the platform at ${url}: ${(error as Error).message}. Is it running (npm start)?`, { cause: error, context: { url } });
+      // fetch says only "fetch failed"; its cause says why (ECONNREFUSED, ENOTFOUND...).
+      const cause = (error as Error).cause as { code?: string; message?: string } | undefined;
+      const reason = cause?.code ?? cause?.message;
+      throw new ConnectionError(`cannot reach the platform at ${url}: ${(error as Error).message}${reason ? ` (${reason})` : ''}. Is it running (npm start)?`, {
+        cause: error,
+        context: { url },
+      });
     }
-    const payload = (await response.json()) as T & { error?: { message: string } };
-    if (!response.ok) throw new PlatformError(payload.error?.message ?? `${method} ${path} answered ${response.status}`, { context: { method, path, status: response.status } });
+    const payload = (await response.json().catch(() => ({}))) as T & { error?: { code?: string; message?: string } };
+    if (!response.ok) {
+      throw new PlatformApiError(payload.error?.code ?? `HTTP_${response.status}`, payload.error?.message ?? `${method} ${path} answered ${response.status}`, {
+        method,
+        path,
+        status: response.status,
+      });
+    }
     return payload;
   };
 }
