@@ -244,4 +244,17 @@ describe('npm run query', () => {
       expect(run.stderr).toContain('cannot reach the platform at http://127.0.0.1:9');
     });
   });
+  describe('when the examples of the OpenAPI document are run on the demo views', () => {
+    it('should answer each of them', async () => {
+      const document = (await (await fetch(`${platform.url}/openapi.json`)).json()) as {
+        paths: { '/query': { post: { requestBody: { content: { 'application/json': { examples: Record<string, { value: { sql: string; params?: unknown[] } }> } } } } } };
+      };
+      const examples = Object.values(document.paths['/query'].post.requestBody.content['application/json'].examples);
+      expect(examples.length).toBeGreaterThan(0);
+      for (const { value } of examples) {
+        const answer = await api(value.sql, value.params);
+        expect(answer.columns.length, value.sql).toBeGreaterThan(0);
+      }
+    });
+  });
 });
