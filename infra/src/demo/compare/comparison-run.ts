@@ -257,18 +257,19 @@ class ComparisonRun {
   private async feed(durationMs: number, onFraction: (fraction: number) => void): Promise<void> {
     const start = Date.now();
     const perTick = (this.settings.eventsPerSecond * TICK_MS) / 1000;
-    let owed = 0;
+    // A fixed count, paced by ticks: a busy machine stretches the feed instead of feeding fewer events,
+    // so every checkpoint has the data it checks however slow the machine.
+    const total = Math.max(1, Math.round((this.settings.eventsPerSecond * durationMs) / 1000));
+    let sent = 0;
     this.feeding = true;
     const sampling = this.sampleFreshness();
     try {
-      for (let tick = 0; Date.now() - start < durationMs; tick++) {
-        owed += perTick;
-        const count = Math.floor(owed);
-        owed -= count;
-        if (count > 0) await this.append(this.generator.events(count, Date.now()));
-        onFraction(Math.min(1, (Date.now() - start) / durationMs));
-        const nextTick = start + (tick + 1) * TICK_MS;
-        await sleep(Math.max(0, nextTick - Date.now()));
+      for (let tick = 1; sent < total; tick++) {
+        const due = Math.min(total, Math.floor(perTick * tick));
+        if (due > sent) await this.append(this.generator.events(due - sent, Date.now()));
+        sent = Math.max(sent, due);
+        onFraction(sent / total);
+        await sleep(Math.max(0, start + tick * TICK_MS - Date.now()));
       }
     } finally {
       this.feeding = false;
