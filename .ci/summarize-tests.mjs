@@ -19,6 +19,8 @@ const MUST_RUN_FILES = [
   // Our streaming APIs against PySpark, the reference of their semantics.
   'infra/test/spark-dstream-parity.test.ts',
   'infra/test/spark-structured-parity.test.ts',
+  // The API fuzzed from its own OpenAPI document by schemathesis (infra/schemathesis/setup.sh).
+  'infra/test/api-fuzz.test.ts',
 ];
 const MUST_RUN_SUITE = /contract on .*\b(kafka|cassandra)\b/i;
 const NOT_RUN = new Set(['skipped', 'pending', 'todo']);

@@ -215,7 +215,8 @@ export class BatchLayer {
     const view = generation.compiled;
     const archive = await this.archiver.archiveTopic(view.source);
     const horizon = archive.archivedTo;
-    onProgress(horizon.reduce((sum, offset) => sum + offset, 0) / 2); // archived; the query is the other half
+    // Archived; the query is the other half. A count of records: whole (the API documents it as an integer).
+    onProgress(Math.floor(horizon.reduce((sum, offset) => sum + offset, 0) / 2));
     const query = new ArchiveQuery({ engine: this.engine, lake, logger: this.logger, lakeCacheDir });
     const { rows, newestRecordAt } = await query.run(view, horizon, archive.files.flat());
     for (let i = 0; i < rows.length; i += 5000) await viewStore.putBatchRows(generation.storage, 1, rows.slice(i, i + 5000));

@@ -58,7 +58,7 @@ export function createServer(options: ServingOptions): Express {
   const now = options.now ?? Date.now;
   const monitor = new ViewProgressMonitor({ catalog, store: ports.viewStore, log: ports.eventLog, stallAfterMs: options.stallAfterMs, now });
   const reader = new MergedViewReader(ports.viewStore, catalog, { now, stalledFreshnessFrom: (view) => monitor.stalledFreshnessFrom(view) });
-  const document = openApiDocument({ maxQueryRows: options.query?.maxRows ?? SQL_QUERY_DEFAULTS.maxRows });
+  const document = openApiDocument({ maxQueryRows: options.query?.maxRows ?? SQL_QUERY_DEFAULTS.maxRows, catalog });
   const authorized = requireToken(options.apiToken);
   registerPlatformGauges(metrics, catalog, ports.eventLog, ports.viewStore, { monitor, now });
 

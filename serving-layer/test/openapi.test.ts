@@ -1,8 +1,9 @@
 import { writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ConflictError, InProcessScheduler, recomputeJobName, type Ports, seededRandom } from '@lambda/core';
+import { ConflictError, InProcessScheduler, ensureTopic, recomputeJobName, type Ports, seededRandom } from '@lambda/core';
 import { makeTempDir } from '@lambda/test-kit';
 import {
   SQL_QUERY_DEFAULTS,
@@ -35,7 +36,7 @@ interface Operation {
   summary: string;
   security?: Record<string, string[]>[];
   parameters?: Parameter[];
-  requestBody?: { required: boolean; content: Record<string, { schema: unknown }> };
+  requestBody?: { required: boolean; content: Record<string, { schema: unknown; examples?: Record<string, { summary: string; value: unknown }> }> };
   responses: Record<string, { description: string; content?: Record<string, { schema: unknown }> }>;
 }
 interface Document {
@@ -128,6 +129,26 @@ const outputSchema = (schema: z.ZodType) => {
   return rest;
 };
 
+/** Sends `request` as raw bytes over a socket and returns everything the server sent back until it closed. */
+function rawExchange(base: string, request: string): Promise<string> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.end(request));
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(received));
+  });
+}
+
+/** The status and JSON body of a raw HTTP/1.1 answer, which must say its type and length. */
+function parseRawAnswer(raw: string): { status: number; headers: string; body: unknown } {
+  const [head = '', body = ''] = raw.split('\r\n\r\n');
+  expect(head).toMatch(/^content-type: application\/json; charset=utf-8$/im);
+  expect(head).toMatch(new RegExp(`^content-length: ${Buffer.byteLength(body)}$`, 'im'));
+  return { status: Number(/^HTTP\/1\.1 (\d{3}) /.exec(head)?.[1]), headers: head, body: JSON.parse(body) as unknown };
+}
+
 const operations = (document: Document) =>
   Object.entries(document.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, operation]) => ({ endpoint: `${method.toUpperCase()} ${path}`, path, method, operation })));
 
@@ -214,7 +235,7 @@ describe('the OpenAPI document', () => {
   it('should be an OpenAPI 3.1.0 document, served as it is generated', () => {
     expect(document.openapi).toBe('3.1.0');
     expect(document.info).toMatchObject({ title: expect.any(String), version: expect.any(String) });
-    expect(document).toEqual(JSON.parse(JSON.stringify(openApiDocument())));
+    expect(document).toEqual(JSON.parse(JSON.stringify(openApiDocument({ catalog }))));
     expect(document.components.securitySchemes).toEqual({ bearerToken: expect.objectContaining({ type: 'http', scheme: 'bearer' }) });
     for (const { endpoint, operation } of operations(document)) {
       expect(operation.summary, endpoint).toEqual(expect.any(String));
@@ -372,6 +393,104 @@ describe('the OpenAPI document', () => {
       expect(answer.status, `${endpoint}: ${JSON.stringify(answer.body).slice(0, 200)}`).toBe(status);
       expectDocumented(endpoint, answer);
     }
+  });
+
+  describe('a URL over the header limit (16 KiB of request line and headers)', () => {
+    it('should be answered 431 HEADERS_TOO_LARGE with the JSON error body, by every operation with parameters, which documents it', async () => {
+      const long = 'x'.repeat(20_000);
+      const cases: [string, () => Promise<Answer>][] = [
+        ['GET /views/{name}', () => api.get(`/views/${VIEW}`, [['key', long]])],
+        ['GET /views/{name}/keys', () => api.get(`/views/${VIEW}/keys`, [['prefix', long]])],
+        ['GET /views/{name}/top', () => api.get(`/views/${long}/top`)],
+        ['GET /query', () => admin.get('/query', [['sql', `SELECT '${long}'`]])],
+        ['POST /ingest/{topic}', () => admin.post(`/ingest/${long}`, '[{}]')],
+        ['GET /batch/jobs', () => admin.get('/batch/jobs', [['view', long]])],
+        ['GET /batch/jobs/{id}', () => admin.get(`/batch/jobs/${long}`)],
+        ['POST /views/{name}/reprocess', () => admin.post(`/views/${long}/reprocess`, {})],
+        ['GET /views/{name}/reprocess', () => admin.get(`/views/${long}/reprocess`)],
+        ['GET /reports/latest/{file}', () => api.get(`/reports/latest/${long}.md`)],
+      ];
+      for (const [endpoint, request] of cases) {
+        const answer = await request();
+        expect(answer.status, endpoint).toBe(431);
+        expectDocumented(endpoint, answer);
+        expect((answer.body as { error: { code: string } }).error.code, endpoint).toBe('HEADERS_TOO_LARGE');
+      }
+      for (const { endpoint, operation } of operations(document)) {
+        expect('431' in operation.responses, endpoint).toBe((operation.parameters ?? []).length > 0);
+      }
+      expect(cases.map(([endpoint]) => endpoint).sort()).toEqual(operations(document).filter((o) => o.operation.parameters?.length).map((o) => o.endpoint).sort());
+    });
+
+    it('should reach a client that sends far more than the limit before it reads, instead of resetting the connection', async () => {
+      const raw = await rawExchange(server.url, `GET /views/${VIEW}?key=${'a'.repeat(200_000)} HTTP/1.1\r\nHost: test\r\n\r\n`);
+      const answer = parseRawAnswer(raw);
+      expect(answer.status).toBe(431);
+      expect(answer.headers).toMatch(/^connection: close$/im);
+      expect(conforms(apiSchemas.errorBody, answer.body).error.code).toBe('HEADERS_TOO_LARGE');
+    });
+  });
+
+  it('should answer a request that is not valid HTTP/1.1 400 BAD_REQUEST with the JSON error body', async () => {
+    for (const request of [`GET /views HTTP/1.1\r\nHost: test\r\nBad\u0001Header: 1\r\n\r\n`, 'GET /vi ews HTTP/1.1\r\nHost: test\r\n\r\n']) {
+      const answer = parseRawAnswer(await rawExchange(server.url, request));
+      expect(answer.status, JSON.stringify(request)).toBe(400);
+      expect(conforms(apiSchemas.errorBody, answer.body).error).toEqual({ code: 'BAD_REQUEST', message: expect.stringMatching(/^The request is not valid HTTP\/1\.1: ./) });
+    }
+    // The server goes on answering.
+    expect((await api.get('/views')).status).toBe(200);
+  });
+
+  describe('examples', () => {
+    it("should name the catalog's views and topics as examples of the path parameters", () => {
+      const views = [...catalog.views.keys()];
+      for (const { endpoint, operation } of operations(document)) {
+        for (const parameter of operation.parameters ?? []) {
+          if (parameter.name === 'name' || (parameter.name === 'view' && parameter.in === 'query')) expect(parameter.schema.examples, endpoint).toEqual(views);
+          if (parameter.name === 'topic') expect(parameter.schema.examples, endpoint).toEqual([...catalog.sources.keys()]);
+        }
+      }
+    });
+
+    it("should give, as examples of an ingest body, one per source, events its views accept", async () => {
+      const { content } = document.paths['/ingest/{topic}']!.post!.requestBody!;
+      const examples = content['application/json']!.examples!;
+      expect(Object.keys(examples).sort()).toEqual([...catalog.sources.keys()].sort());
+      for (const [topic, { value }] of Object.entries(examples)) {
+        await ensureTopic(ports.eventLog, topic, { partitions: 1 });
+        const answer = await admin.post(`/ingest/${topic}`, value);
+        expectDocumented('POST /ingest/{topic}', answer);
+        expect(conforms(apiSchemas.ingestReport, answer.body), topic).toMatchObject({ accepted: (value as unknown[]).length, deadLettered: 0 });
+      }
+    });
+
+    it('should document that an ingest body holds at least one event, as the API requires', async () => {
+      const { content } = document.paths['/ingest/{topic}']!.post!.requestBody!;
+      expect(content['application/json']!.schema).toEqual({ type: 'array', items: {}, minItems: 1 });
+      const { pattern } = content['application/x-ndjson']!.schema as { pattern: string };
+      for (const [body, type] of [['[]', 'application/json'], ['\n  \r\n', 'application/x-ndjson']] as const) {
+        const answer = await admin.post(`/ingest/${TOPIC}`, body, { 'content-type': type });
+        expect(answer.status, type).toBe(400);
+        expectDocumented('POST /ingest/{topic}', answer);
+      }
+      expect(new RegExp(pattern).test('\n  \r\n')).toBe(false);
+      expect(new RegExp(pattern).test('{}')).toBe(true);
+    });
+
+    it('should give from and to examples that make a valid window range in any pairing', async () => {
+      for (const endpoint of ['GET /views/{name}', 'GET /views/{name}/top']) {
+        const { path, operation } = operations(document).find((o) => o.endpoint === endpoint)!;
+        const examplesOf = (name: string) => operation.parameters!.find((p) => p.name === name)!.schema.examples!;
+        expect(examplesOf('from').length).toBeGreaterThan(0);
+        for (const from of examplesOf('from')) {
+          for (const to of examplesOf('to')) {
+            const answer = await send(endpoint, path, operation, [['from', from], ['to', to]]);
+            expect(answer.status, `${endpoint} from=${from} to=${to}: ${JSON.stringify(answer.body).slice(0, 200)}`).toBe(200);
+            expectDocumented(endpoint, answer);
+          }
+        }
+      }
+    });
   });
 
   it('should answer a body over the ingest limit 413 PAYLOAD_TOO_LARGE, and append nothing', async () => {

@@ -214,6 +214,14 @@ describe('the SQL endpoint', () => {
     });
   });
 
+  describe('when a GET statement is longer than a URL carries', () => {
+    it('should answer 400 naming sql, and point to POST', async () => {
+      const answer = await api.get('/query', [['sql', `SELECT 1 AS "${'x'.repeat(8 * 1024)}"`]]);
+      expect(answer.status).toBe(400);
+      expect((answer.body as ErrorAnswer).error.message).toMatch(/"sql".*8192/);
+    });
+  });
+
   describe('when the view moves between two queries', () => {
     it('should read the new snapshot, and the same one while it stands', async () => {
       const before = await query(`SELECT sum(views) FROM ${VIEW}`);

@@ -21,6 +21,8 @@ export class LayerProcess {
     /** What it logs once started: `speed layer`, `batch worker`... */
     private readonly readyName: string,
     private readonly env: Record<string, string>,
+    /** Its working directory (relative paths in its config, the serving layer's `reports/`); the test's when absent. */
+    private readonly cwd?: string,
   ) {}
 
   get pid(): number | undefined {
@@ -45,7 +47,7 @@ export class LayerProcess {
   async start(timeoutMs = 60_000): Promise<void> {
     if (this.running) throw new Error(`${this.entrypoint} is already running`);
     const file = fileURLToPath(new URL(`../../dist/bin/${this.entrypoint}.js`, import.meta.url));
-    const child = spawn(process.execPath, [file], { env: { PATH: process.env.PATH, LOG_FORMAT: 'json', ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [file], { cwd: this.cwd, env: { PATH: process.env.PATH, LOG_FORMAT: 'json', ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
     let ready: () => void;

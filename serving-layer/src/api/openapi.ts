@@ -2,6 +2,7 @@
  * The OpenAPI 3.1 document, generated from the zod schemas that validate the requests (and describe the
  * responses), so the document cannot drift from what the API accepts.
  */
+import type { Catalog, SourceDefinition } from '@lambda/core';
 import { z } from 'zod';
 import * as querySchemas from './query-schemas.js';
 import * as reportsSchemas from './reports-schemas.js';
@@ -15,18 +16,32 @@ const jsonSchema = (schema: z.ZodType, io: 'input' | 'output'): JsonSchema => {
   return rest;
 };
 
-/** Each property of an object schema as an OpenAPI parameter. */
-function parameters(schema: z.ZodType, location: 'query' | 'path'): JsonSchema[] {
+/**
+ * Each property of an object schema as an OpenAPI parameter; `examples` adds examples to some (the names
+ * of this platform's views and topics, which a client or a fuzzer cannot guess).
+ */
+function parameters(schema: z.ZodType, location: 'query' | 'path', examples: Record<string, string[]> = {}): JsonSchema[] {
   const object = jsonSchema(schema, 'input') as { properties?: Record<string, JsonSchema>; required?: string[] };
   return Object.entries(object.properties ?? {}).map(([name, property]) => ({
     name,
     in: location,
     required: location === 'path' || (object.required ?? []).includes(name),
     description: property.description,
-    schema: property,
+    schema: examples[name]?.length ? { ...property, examples: examples[name] } : property,
     ...(name === 'key' ? { style: 'form', explode: true } : {}),
   }));
 }
+
+/**
+ * An event a source takes: each declared field with a value of its type, and an event time. Ingest
+ * appends any event (an invalid one is dead-lettered), so this is an example, not the body's schema.
+ */
+function exampleEvent(source: SourceDefinition): Record<string, string | number | boolean> {
+  const value = { string: (name: string) => name, number: () => 1, boolean: () => true };
+  return { ...Object.fromEntries(Object.entries(source.fields).map(([name, type]) => [name, value[type](name)])), [source.eventTimeField]: EXAMPLE_EVENT_TIME };
+}
+/** 2026-01-01T00:00:00Z, as docs/api.md's examples. */
+const EXAMPLE_EVENT_TIME = 1_767_225_600_000;
 
 const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema: jsonSchema(schema, 'output') } } });
 const errors = (...codes: number[]) =>
@@ -42,6 +57,7 @@ const ERROR_MEANINGS: Record<number, string> = {
   429: 'More queries a minute than the rate limit allows (RATE_LIMITED): wait for the Retry-After seconds',
   409: 'A reprocess of the view is already running, or this process does not run the speed layer (reprocessing runs there)',
   413: 'The body is larger than the limit',
+  431: 'The request line and headers are over 16 KiB (HEADERS_TOO_LARGE): a URL with too many or too long parameters',
   503: 'A dependency did not answer, or the view kept changing during the read: try again',
 };
 const bearer = [{ bearerToken: [] }];
@@ -67,9 +83,18 @@ const QUERY_EXAMPLES = {
   },
 };
 
-/** `maxQueryRows`: the most rows a `/query` answer holds on this server (the `limit` maximum). */
-export function openApiDocument(options: { maxQueryRows?: number } = {}): JsonSchema {
+/**
+ * `maxQueryRows`: the most rows a `/query` answer holds on this server (the `limit` maximum); `catalog`:
+ * the views and sources it serves, given as examples of the view and topic parameters and of ingest bodies.
+ */
+export function openApiDocument(options: { maxQueryRows?: number; catalog?: Pick<Catalog, 'views' | 'sources'> } = {}): JsonSchema {
   const maxRows = options.maxQueryRows ?? 10_000;
+  const views = [...(options.catalog?.views.keys() ?? [])];
+  const sources = [...(options.catalog?.sources.values() ?? [])].map((source) => source.definition);
+  const examples = { name: views, view: views, topic: sources.map((source) => source.topic) };
+  const ingestExamples = Object.fromEntries(
+    sources.map((source) => [source.topic, { summary: `Two events for topic ${source.topic}: each declared field, and the event time`, value: [exampleEvent(source), exampleEvent(source)] }]),
+  );
   return {
     openapi: '3.1.0',
     info: {
@@ -84,22 +109,22 @@ export function openApiDocument(options: { maxQueryRows?: number } = {}): JsonSc
       '/views/{name}': {
         get: {
           summary: 'Merged windows of some keys, with provenance',
-          parameters: [...parameters(schemas.viewParams, 'path'), ...parameters(schemas.viewQuery, 'query')],
-          responses: { 200: json(schemas.mergedAnswer, 'The windows, a page of them, and where the answer comes from'), ...errors(400, 404, 503) },
+          parameters: [...parameters(schemas.viewParams, 'path', examples), ...parameters(schemas.viewQuery, 'query')],
+          responses: { 200: json(schemas.mergedAnswer, 'The windows, a page of them, and where the answer comes from'), ...errors(400, 404, 431, 503) },
         },
       },
       '/views/{name}/keys': {
         get: {
           summary: 'The keys of a view, paged',
-          parameters: [...parameters(schemas.viewParams, 'path'), ...parameters(schemas.keysQuery, 'query')],
-          responses: { 200: json(schemas.keysPage, 'A page of keys'), ...errors(400, 404, 503) },
+          parameters: [...parameters(schemas.viewParams, 'path', examples), ...parameters(schemas.keysQuery, 'query')],
+          responses: { 200: json(schemas.keysPage, 'A page of keys'), ...errors(400, 404, 431, 503) },
         },
       },
       '/views/{name}/top': {
         get: {
           summary: 'The top keys over a window range, merged across both layers',
-          parameters: [...parameters(schemas.viewParams, 'path'), ...parameters(schemas.topQuery, 'query')],
-          responses: { 200: json(schemas.topAnswer, 'The ranked keys'), ...errors(400, 404, 503) },
+          parameters: [...parameters(schemas.viewParams, 'path', examples), ...parameters(schemas.topQuery, 'query')],
+          responses: { 200: json(schemas.topAnswer, 'The ranked keys'), ...errors(400, 404, 431, 503) },
         },
       },
       '/query': {
@@ -115,37 +140,38 @@ export function openApiDocument(options: { maxQueryRows?: number } = {}): JsonSc
           description: QUERY_DESCRIPTION,
           security: bearer,
           parameters: parameters(querySchemas.queryQuery(maxRows), 'query'),
-          responses: { 200: json(querySchemas.sqlAnswer, 'Typed columns, rows, whether they were cut, and the snapshot of every view read'), ...errors(400, 401, 403, 422, 429) },
+          responses: { 200: json(querySchemas.sqlAnswer, 'Typed columns, rows, whether they were cut, and the snapshot of every view read'), ...errors(400, 401, 403, 422, 429, 431) },
         },
       },
       '/ingest/{topic}': {
         post: {
           summary: 'Append events: a JSON array, or NDJSON',
           security: bearer,
-          parameters: parameters(schemas.ingestParams, 'path'),
+          parameters: parameters(schemas.ingestParams, 'path', examples),
           requestBody: {
             required: true,
             content: {
-              'application/json': { schema: { type: 'array', items: {} } },
-              'application/x-ndjson': { schema: { type: 'string', description: 'One JSON event per line' } },
+              // At least one event: an empty array or a body of blank lines is a 400.
+              'application/json': { schema: { type: 'array', items: {}, minItems: 1 }, ...(sources.length > 0 ? { examples: ingestExamples } : {}) },
+              'application/x-ndjson': { schema: { type: 'string', pattern: '\\S', description: 'One JSON event per line; blank lines are skipped' } },
             },
           },
-          responses: { 200: json(schemas.ingestReport, 'Where each record landed, and which will be dead-lettered and why'), ...errors(400, 401, 403, 404, 413) },
+          responses: { 200: json(schemas.ingestReport, 'Where each record landed, and which will be dead-lettered and why'), ...errors(400, 401, 403, 404, 413, 431) },
         },
       },
       '/views/{name}/reprocess': {
         post: {
           summary: 'Reprocess a view after its logic changed: rebuild it as a new generation, then switch readers to it',
           security: bearer,
-          parameters: parameters(schemas.viewParams, 'path'),
+          parameters: parameters(schemas.viewParams, 'path', examples),
           requestBody: { required: false, content: { 'application/json': { schema: jsonSchema(reprocessSchemas.reprocessBody, 'input') } } },
-          responses: { 202: json(reprocessSchemas.reprocessAnswer, 'The run, started'), ...errors(400, 401, 403, 404, 409, 413) },
+          responses: { 202: json(reprocessSchemas.reprocessAnswer, 'The run, started'), ...errors(400, 401, 403, 404, 409, 413, 431) },
         },
         get: {
           summary: "The view's latest reprocess run: phase, percent of records replayed, result or error",
           security: bearer,
-          parameters: parameters(schemas.viewParams, 'path'),
-          responses: { 200: json(reprocessSchemas.reprocessAnswer, 'The run'), ...errors(401, 403, 404, 409) },
+          parameters: parameters(schemas.viewParams, 'path', examples),
+          responses: { 200: json(reprocessSchemas.reprocessAnswer, 'The run'), ...errors(401, 403, 404, 409, 431) },
         },
       },
       '/batch/run': {
@@ -160,8 +186,8 @@ export function openApiDocument(options: { maxQueryRows?: number } = {}): JsonSc
         get: {
           summary: 'Each view recompute job, and the run history',
           security: bearer,
-          parameters: parameters(schemas.jobsQuery, 'query'),
-          responses: { 200: json(schemas.jobsList, 'Jobs and runs'), ...errors(400, 401, 403, 404) },
+          parameters: parameters(schemas.jobsQuery, 'query', examples),
+          responses: { 200: json(schemas.jobsList, 'Jobs and runs'), ...errors(400, 401, 403, 404, 431) },
         },
       },
       '/batch/jobs/{id}': {
@@ -169,7 +195,7 @@ export function openApiDocument(options: { maxQueryRows?: number } = {}): JsonSc
           summary: 'One run: state, progress, duration, horizon, error',
           security: bearer,
           parameters: parameters(schemas.jobParams, 'path'),
-          responses: { 200: json(schemas.jobRun, 'The run'), ...errors(401, 403, 404) },
+          responses: { 200: json(schemas.jobRun, 'The run'), ...errors(401, 403, 404, 431) },
         },
       },
       '/reports': {
@@ -194,7 +220,7 @@ export function openApiDocument(options: { maxQueryRows?: number } = {}): JsonSc
                 'application/json': { schema: { type: 'object' } },
               },
             },
-            ...errors(400, 404),
+            ...errors(400, 404, 431),
           },
         },
       },

@@ -30,14 +30,21 @@ export const queryBody = (maxRows: number) =>
     })
     .strict();
 
+/**
+ * GET's statement and parameters ride in the URL, which Node takes up to 16 KiB with the headers: each
+ * gets a share that fits; a longer statement goes by POST.
+ */
+export const MAX_GET_SQL_LENGTH = 8 * 1024;
+const MAX_GET_PARAMS_LENGTH = 4 * 1024;
+
 /** GET's `params` is a JSON array in one query parameter. */
 export const queryQuery = (maxRows: number) =>
   z
     .object({
-      sql,
+      sql: sql.max(MAX_GET_SQL_LENGTH).meta({ description: `As for POST, up to ${MAX_GET_SQL_LENGTH} characters: a longer statement goes by POST /query` }),
       params: z
         .string()
-        .max(MAX_SQL_LENGTH)
+        .max(MAX_GET_PARAMS_LENGTH)
         .meta({ description: 'The parameter values as a JSON array, e.g. ["/home", 100]', examples: ['[]'] })
         .transform((text, context) => {
           const parsed = z.array(param).max(MAX_PARAMS).safeParse(parseJson(text));

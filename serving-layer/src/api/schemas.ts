@@ -6,18 +6,24 @@
 import type { JsonValue } from '@lambda/core';
 import { z } from 'zod';
 
+/** Epoch milliseconds, or an ISO-8601 date; `examples` for the document. */
+const instantWith = (examples: string[]) =>
+  z
+    .string()
+    .meta({ description: 'Epoch milliseconds, or an ISO-8601 date', examples })
+    .transform((text, context) => {
+      const value = /^\d+$/.test(text) ? Number(text) : /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : Number.NaN;
+      if (!Number.isSafeInteger(value)) {
+        context.addIssue({ code: 'custom', message: `must be epoch milliseconds or an ISO-8601 date, not ${JSON.stringify(text)}` });
+        return z.NEVER;
+      }
+      return value;
+    });
+
 /** Epoch milliseconds, or an ISO-8601 date. */
-export const instant = z
-  .string()
-  .meta({ description: 'Epoch milliseconds, or an ISO-8601 date', examples: ['1767225600000', '2026-01-01T00:00:00Z'] })
-  .transform((text, context) => {
-    const value = /^\d+$/.test(text) ? Number(text) : /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : Number.NaN;
-    if (!Number.isSafeInteger(value)) {
-      context.addIssue({ code: 'custom', message: `must be epoch milliseconds or an ISO-8601 date, not ${JSON.stringify(text)}` });
-      return z.NEVER;
-    }
-    return value;
-  });
+export const instant = instantWith(['1767225600000', '2026-01-01T00:00:00Z']);
+/** The same, with examples an hour later: `to` must be after `from`, and the document's examples make a valid range. */
+const instantAfter = instantWith(['1767229200000', '2026-01-01T01:00:00Z']);
 
 const count = (max: number, fallback: number, what: string) =>
   z.coerce.number().int().min(1).max(max).default(fallback).meta({ description: `${what}, 1 to ${max} (default ${fallback})` });
@@ -35,7 +41,7 @@ export const viewQuery = z
       .pipe(z.array(z.string()).min(1).max(MAX_KEYS_PER_QUERY, `takes at most ${MAX_KEYS_PER_QUERY} keys`))
       .meta({ description: `Row keys, 1 to ${MAX_KEYS_PER_QUERY} (repeat the parameter)` }),
     from: instant.optional().meta({ description: 'Windows starting at or after this' }),
-    to: instant.optional().meta({ description: 'Windows starting before this' }),
+    to: instantAfter.optional().meta({ description: 'Windows starting before this' }),
     limit: count(10_000, 1000, 'Windows per page'),
     cursor: cursor.optional(),
     contributions: z
@@ -58,7 +64,7 @@ export const keysQuery = z
 export const topQuery = z
   .object({
     from: instant.optional().meta({ description: 'Windows starting at or after this' }),
-    to: instant.optional().meta({ description: 'Windows starting before this' }),
+    to: instantAfter.optional().meta({ description: 'Windows starting before this' }),
     n: count(1000, 10, 'Keys to return'),
     by: z.string().optional().meta({ description: "The numeric aggregate to rank by; the view's first numeric aggregate by default" }),
   })
