@@ -2,7 +2,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Catalog, EmbeddedEventLog, type CatalogDefinition } from '@lambda/core';
+import { Catalog, EmbeddedEventLog, type CatalogDefinition, type CompiledView, type RowState, type SourceRow, type ViewRow } from '@lambda/core';
 import { PAGEVIEWS, PageViewGenerator, webAnalyticsCatalog } from '../src/index.js';
 import { progress } from './progress.js';
 
@@ -46,4 +46,17 @@ export async function createDataset(count: number): Promise<Dataset> {
   bar.stop();
   await log.close();
   return { directory, logDirectory, events: messages.map((message) => message.value), remove: () => rm(directory, { recursive: true, force: true }) };
+}
+
+/** Rows of `records` folded by the view, with their states as the store keeps them. */
+export function foldRows(view: CompiledView, records: readonly SourceRow[]): ViewRow[] {
+  const states = new Map<string, { key: string; windowStart: number; state: RowState }>();
+  const stateFor = (key: string, windowStart: number) => {
+    const id = `${windowStart}\u0000${key}`;
+    let entry = states.get(id);
+    if (!entry) states.set(id, (entry = { key, windowStart, state: view.createState() }));
+    return entry.state;
+  };
+  for (const record of records) view.fold(record, stateFor);
+  return [...states.values()].map(({ key, windowStart, state }) => ({ key, windowStart, state: view.toJson(state) }));
 }

@@ -18,15 +18,12 @@ import {
   loadConfig,
   partitionForKey,
   silentLogger,
-  type CompiledView,
-  type RowState,
   type SourceRow,
-  type ViewRow,
 } from '@lambda/core';
 import { openPorts } from '@lambda/adapters';
 import { createServer, listen, type MergedAnswer, type RunningServer } from '@lambda/serving-layer';
 import { PAGEVIEWS, webAnalyticsCatalog } from '../src/index.js';
-import { PARTITIONS, generateEvents } from './dataset.js';
+import { PARTITIONS, foldRows, generateEvents } from './dataset.js';
 import { load, loadGenerator, type LoadGenerator, type LoadResult } from './load.js';
 import { median, progress } from './progress.js';
 
@@ -57,19 +54,6 @@ const SLICES_PER_PARTITION = 3;
 const WARM_UP_SECONDS = 2;
 /** A point query's window range: the last ten minutes of windows. */
 const RANGE_MS = 10 * 60_000;
-
-/** Rows of `records` folded by the view, with their states as the store keeps them. */
-function foldRows(view: CompiledView, records: readonly SourceRow[]): ViewRow[] {
-  const states = new Map<string, { key: string; windowStart: number; state: RowState }>();
-  const stateFor = (key: string, windowStart: number) => {
-    const id = `${windowStart}\u0000${key}`;
-    let entry = states.get(id);
-    if (!entry) states.set(id, (entry = { key, windowStart, state: view.createState() }));
-    return entry.state;
-  };
-  for (const record of records) view.fold(record, stateFor);
-  return [...states.values()].map(({ key, windowStart, state }) => ({ key, windowStart, state: view.toJson(state) }));
-}
 
 export async function measureServing(options: { rounds: number; seconds: number }): Promise<ServingResult> {
   // Whole seconds: wrk takes no fractions.

@@ -12,8 +12,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIGINT, DOUBLE, DuckDBInstance, DuckDBTimestampValue, TIMESTAMP, VARCHAR } from '@duckdb/node-api';
-import { Catalog, EmbeddedViewStore, PlatformError, type CompiledView, type RowState, type SourceRow, type ViewRow } from '@lambda/core';
+import { Catalog, EmbeddedViewStore, PlatformError, type SourceRow } from '@lambda/core';
 import { MergedViewReader, SqlQueryEngine, type SqlAnswer } from '@lambda/serving-layer';
+import { foldRows } from './dataset.js';
 import { median, progress } from './progress.js';
 
 export interface SqlQueryResult {
@@ -56,19 +57,6 @@ function pageViews(from: number, to: number, pages: number): SourceRow[] {
     rows.push({ partition: 0, offset, timestamp: START, eventTime, fields: { url: `/page/${offset % pages}`, latency: 20 + ((offset * 7919) % 1000), event_time: eventTime } });
   }
   return rows;
-}
-
-function foldRows(view: CompiledView, records: readonly SourceRow[]): ViewRow[] {
-  const states = new Map<string, { key: string; windowStart: number; state: RowState }>();
-  for (const record of records) {
-    view.fold(record, (key, windowStart) => {
-      const id = `${windowStart}\u0000${key}`;
-      let entry = states.get(id);
-      if (!entry) states.set(id, (entry = { key, windowStart, state: view.createState() }));
-      return entry.state;
-    });
-  }
-  return [...states.values()].map(({ key, windowStart, state }) => ({ key, windowStart, state: view.toJson(state) }));
 }
 
 /** `pages`: the view's keys; it holds `pages` × 100 windows. */
