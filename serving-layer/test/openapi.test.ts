@@ -185,7 +185,7 @@ describe('the OpenAPI document', () => {
       maxIngestBytes: MAX_INGEST_BYTES,
       reprocess: new InstantReprocessRuns(),
       reportsDirectory: reports.path,
-      query: { timeoutMs: 1000 },
+      query: { timeoutMs: 3000 },
     });
     api = client(server.url);
     admin = client(server.url, TOKEN);
