@@ -202,9 +202,10 @@ export class SqlQueryEngine {
 
   /** The view's key column when it has one key, a string: the only key a filter can be pushed down on. */
   private stringKeyColumn(view: string): string | undefined {
-    const keys = this.reader.serving(view).keySchema;
+    const logic = this.reader.serving(view);
+    const keys = logic.keySchema;
     if (keys.length !== 1 || keys[0]!.type !== 'string') return undefined;
-    return new ViewTable(this.reader.serving(view)).columns[0]!.name.toLowerCase();
+    return new ViewTable(logic).columns[0]!.name.toLowerCase();
   }
 }
 
