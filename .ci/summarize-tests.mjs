@@ -82,5 +82,11 @@ if (enforce) {
   }
   requiredProblems = absent.length + [...skippedRequired.values()].reduce((sum, { count }) => sum + count, 0);
 }
+// npm test also lints and type-checks, and vitest fails a run on an error outside any test (an uncaught
+// EPIPE...) that its report does not count: say so, since the totals below would look clean.
+const npmTestStatus = Number(process.env.NPM_TEST_STATUS ?? 0);
+if (npmTestStatus !== 0 && failed + missing.length === 0) {
+  console.log(`npm test exited ${npmTestStatus} with no failed test: a lint or type error, or an error outside any test (see turbo's "Failed:" line and the package's output above)`);
+}
 console.log(`tests: ${passed} passed, ${failed + missing.length + requiredProblems} failed, ${skipped} skipped`);
 process.exit(failed + missing.length + requiredProblems > 0 || passed === 0 ? 1 : 0);

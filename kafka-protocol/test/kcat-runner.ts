@@ -26,6 +26,9 @@ export function runKcat(args: string[], input = ''): Promise<KcatRun> {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // kcat may exit before it reads its input (a refused topic, a failed connection): its exit code and
+    // stderr say what happened, and writing to the closed pipe must not become an uncaught EPIPE.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(input);
   });
 }

@@ -35,6 +35,9 @@ export function runSpark<T>(program: string, input: unknown, timeoutMs = 600_000
         reject(new PlatformError(`${program} printed no JSON result:\n${stdout.slice(-2000)}\n${stderr.split('\n').slice(-30).join('\n')}`));
       }
     });
+    // A program that dies before reading its input is reported by its exit code and stderr above, not by
+    // an uncaught EPIPE on the closed pipe.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(JSON.stringify(input));
   });
 }
