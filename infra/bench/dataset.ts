@@ -21,15 +21,36 @@ export const demoCatalog = () => Catalog.compile(webAnalyticsCatalog);
 export interface Dataset {
   directory: string;
   logDirectory: string;
-  /** The events as JSON text, in append order. */
-  events: string[];
+  /** How many events the log holds. */
+  count: number;
+  /**
+   * The first events (at most a million) as JSON text: the baseline loop's input. Not all of them: twenty
+   * million JSON strings do not fit Node's default heap, and the baseline's rate is per event.
+   */
+  sample: string[];
   remove(): Promise<void>;
 }
 
-/** Builds `count` events, ten per millisecond of event time, with a twentieth of them minutes late. */
-export function generateEvents(count: number, seed: number): { key: string | null; value: string }[] {
+/** At most this many events are kept in memory as the baseline's sample. */
+const SAMPLE_LIMIT = 1_000_000;
+/** The seed of the log's events: the Spark peer generates the same ones again from it. */
+export const DATASET_SEED = 1;
+const CHUNK = 10_000;
+
+/**
+ * `count` events, ten per millisecond of event time, with a twentieth of them minutes late, in chunks of
+ * `chunk`: the same sequence as one call of `generateEvents`, never all in memory at once.
+ */
+export function* eventChunks(count: number, seed: number, chunk = CHUNK): Generator<{ key: string | null; value: string }[]> {
   const generator = new PageViewGenerator({ eventsPerSecond: 1, lateShare: 0.05, invalidShare: 0, seed });
-  return Array.from({ length: count }, (_, i) => generator.event(EPOCH + Math.floor(i / 10)));
+  for (let start = 0; start < count; start += chunk) {
+    const length = Math.min(chunk, count - start);
+    yield Array.from({ length }, (_, i) => generator.event(EPOCH + Math.floor((start + i) / 10)));
+  }
+}
+
+export function generateEvents(count: number, seed: number): { key: string | null; value: string }[] {
+  return [...eventChunks(count, seed)].flat();
 }
 
 export async function createDataset(count: number): Promise<Dataset> {
@@ -37,15 +58,17 @@ export async function createDataset(count: number): Promise<Dataset> {
   const logDirectory = join(directory, 'log');
   const log = await EmbeddedEventLog.open({ directory: logDirectory, fsync: 'never' });
   await log.createTopic(PAGEVIEWS, { partitions: PARTITIONS });
-  const messages = generateEvents(count, 1);
+  const sample: string[] = [];
   const bar = progress(`writing ${count.toLocaleString('en')} events to the log`, count);
-  for (let i = 0; i < count; i += 10_000) {
-    await log.append(PAGEVIEWS, messages.slice(i, i + 10_000));
-    bar.update(i + 10_000);
+  let written = 0;
+  for (const messages of eventChunks(count, DATASET_SEED)) {
+    await log.append(PAGEVIEWS, messages);
+    for (const message of messages) if (sample.length < SAMPLE_LIMIT) sample.push(message.value);
+    bar.update((written += messages.length));
   }
   bar.stop();
   await log.close();
-  return { directory, logDirectory, events: messages.map((message) => message.value), remove: () => rm(directory, { recursive: true, force: true }) };
+  return { directory, logDirectory, count, sample, remove: () => rm(directory, { recursive: true, force: true }) };
 }
 
 /** Rows of `records` folded by the view, with their states as the store keeps them. */

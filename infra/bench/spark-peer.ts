@@ -12,7 +12,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { PlatformError } from '@lambda/core';
 import { SPARK_PYTHON, runSpark } from '../src/index.js';
-import type { Dataset } from './dataset.js';
+import { DATASET_SEED, eventChunks, type Dataset } from './dataset.js';
 import { median, percentile, progress } from './progress.js';
 
 export interface SparkPeerResult {
@@ -37,8 +37,11 @@ export async function measureSparkPeer(dataset: Dataset, parquetFiles: readonly 
   const jsonDir = join(dataset.directory, 'spark-json');
   const outDir = join(dataset.directory, 'spark-out');
   await mkdir(jsonDir, { recursive: true });
-  const perFile = Math.ceil(dataset.events.length / SPARK_JSON_FILES);
-  for (let i = 0; i < SPARK_JSON_FILES; i++) await writeFile(join(jsonDir, `events-${String(i).padStart(3, '0')}.json`), dataset.events.slice(i * perFile, (i + 1) * perFile).join('\n') + '\n');
+  // The log's events again (the generator is seeded), one file a micro-batch, never all in memory.
+  let file = 0;
+  for (const events of eventChunks(dataset.count, DATASET_SEED, Math.ceil(dataset.count / SPARK_JSON_FILES))) {
+    await writeFile(join(jsonDir, `events-${String(file++).padStart(3, '0')}.json`), events.map((event) => event.value).join('\n') + '\n');
+  }
   const bar = progress('Spark: streaming and batch (local[2])', 1);
   try {
     const result = await runSpark<{ startupMs: number; streamingMs: number[]; demoMs: number[]; batchMs: number[]; microBatches: number; batchRows: number }>(
@@ -49,9 +52,9 @@ export async function measureSparkPeer(dataset: Dataset, parquetFiles: readonly 
     bar.stop();
     return {
       startupMs: result.startupMs,
-      streamingRate: dataset.events.length / (median(result.streamingMs) / 1000),
+      streamingRate: dataset.count / (median(result.streamingMs) / 1000),
       microBatches: result.microBatches,
-      demoRate: dataset.events.length / (median(result.demoMs) / 1000),
+      demoRate: dataset.count / (median(result.demoMs) / 1000),
       batchMs: median(result.batchMs),
       batchRows: result.batchRows,
     };

@@ -47,7 +47,7 @@ async function speedLayerRate(dataset: Dataset, catalog: Catalog, workers: numbe
       if (speed.positions(view).join() !== ends.join()) throw new PlatformError(`${view} did not reach the end of the log`);
     }
     await speed.stop();
-    return dataset.events.length / seconds;
+    return dataset.count / seconds;
   } finally {
     await store.close();
     await log.close();
@@ -64,7 +64,7 @@ export async function measureThroughput(dataset: Dataset, options: { rounds: num
   const demo: number[] = [];
   for (let round = 0; round < options.rounds; round++) {
     // Interleaved, so a slow moment of the machine weighs on every figure alike.
-    baseline.push(baselineRate(dataset.events));
+    baseline.push(baselineRate(dataset.sample));
     bar.update(round * 4 + 1);
     countView.push(await speedLayerRate(dataset, countCatalog(), options.workers, `count-${round}`));
     bar.update(round * 4 + 2);
