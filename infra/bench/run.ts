@@ -121,6 +121,7 @@ async function runCostCurve(sizes: number[]): Promise<void> {
   const points = await measureCostCurve(sizes, { rounds: options.rounds, workers: options.workers });
   const table = costCurveTable(points);
   const notes = [
+    `- Made by \`${command}\`.`,
     `- Each size is its own log of the web demo's page views (seeded; 4 partitions), archived into Parquet once before figure 2 (the archive time is in neither figure). The baseline's rate is measured over the first million events of each log (all of a smaller one).`,
     '- Figure 1: the speed layer from the start of the log to its end, views durable (fsync `always`). Figure 2: the view recomputed over the whole archive and published, against the hand-written DuckDB query over the same files.',
   ].join('\n');
