@@ -54,7 +54,7 @@ for (const workspace of workspaces) {
       failures.push(`${path}: ${firstLine(file.message) || 'the file failed outside any test'}`);
     }
     for (const test of file.assertionResults ?? []) {
-      if (test.status === 'failed') failures.push(`${path} > ${test.fullName}: ${firstLine(test.failureMessages?.[0])}`);
+      if (test.status === 'failed') failures.push(`${path} > ${test.fullName}: ${failureLine(test)}`);
       if (!NOT_RUN.has(test.status)) continue;
       const titles = test.ancestorTitles ?? [];
       if (!MUST_RUN_FILES.includes(path) && !titles.some((title) => MUST_RUN_SUITE.test(title))) continue;
@@ -69,6 +69,16 @@ for (const failure of failures) console.log(`FAILED ${failure}`);
 for (const workspace of missing) console.log(`${workspace}: no test report (its tests did not run)`);
 const absent = MUST_RUN_FILES.filter((file) => !seenFiles.has(file) && !missing.some((workspace) => file.startsWith(`${workspace}/`)));
 let requiredProblems = 0;
+/**
+ * Why a test failed, in one line. Vitest's JSON report gives a test that ran past its time limit only as
+ * "STACK_TRACE_ERROR" (the error it made when the test was defined, for its stack): say what that means.
+ */
+function failureLine(test) {
+  const line = firstLine(test.failureMessages?.[0]);
+  if (!/STACK_TRACE_ERROR/.test(line)) return line;
+  return `ran past its time limit (stopped after ${Math.round((test.duration ?? 0) / 1000)} s)`;
+}
+
 /** The first non-blank line of a failure message, without terminal colours, cut to a readable length. */
 function firstLine(message) {
   const line = String(message ?? '').replace(/\u001b\[[0-9;]*m/g, '').split('\n').find((l) => l.trim() !== '') ?? '';

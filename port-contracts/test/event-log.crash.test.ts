@@ -8,6 +8,12 @@ import { makeTempDir } from '@lambda/test-kit';
 
 const WRITER = fileURLToPath(new URL('./fixtures/log-writer.ts', import.meta.url));
 const KILLS = 24;
+/**
+ * How long one writer may take to start and acknowledge its first append. Each round has its own bound,
+ * so a hang is caught in the round it happens and named, while a machine busy with other work (starting a
+ * TypeScript child 24 times can take minutes then) only makes the test slower.
+ */
+const ROUND_LIMIT_MS = 60_000;
 
 /** Runs the writer until a random moment after its first acknowledged append, then SIGKILLs it. */
 function runAndKill(directory: string, fsync: string, acknowledged: Set<number>): Promise<void> {
@@ -16,6 +22,11 @@ function runAndKill(directory: string, fsync: string, acknowledged: Set<number>)
     let buffered = '';
     let stderr = '';
     let timer: NodeJS.Timeout | undefined;
+    let hung = false;
+    const watchdog = setTimeout(() => {
+      hung = true;
+      child.kill('SIGKILL');
+    }, ROUND_LIMIT_MS);
     child.stdout.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
       const lines = buffered.split('\n');
@@ -24,6 +35,7 @@ function runAndKill(directory: string, fsync: string, acknowledged: Set<number>)
         const [word, first, last] = line.split(' ');
         if (word !== 'ack') continue;
         for (let n = Number(first); n <= Number(last); n++) acknowledged.add(n);
+        clearTimeout(watchdog);
         timer ??= setTimeout(() => child.kill('SIGKILL'), Math.random() * 250);
       }
     });
@@ -31,7 +43,9 @@ function runAndKill(directory: string, fsync: string, acknowledged: Set<number>)
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      if (signal === 'SIGKILL') resolve();
+      clearTimeout(watchdog);
+      if (hung) reject(new Error(`the writer acknowledged no append within ${ROUND_LIMIT_MS} ms of starting: ${stderr}`));
+      else if (signal === 'SIGKILL') resolve();
       else reject(new Error(`writer exited by itself (${signal ?? code}): ${stderr}`));
     });
   });
@@ -96,5 +110,5 @@ describe('when the embedded log is killed with SIGKILL while appending', () => {
     } finally {
       await dir.remove();
     }
-  }, 180_000);
+  }, KILLS * ROUND_LIMIT_MS);
 });
