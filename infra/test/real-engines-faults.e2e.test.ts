@@ -173,7 +173,7 @@ describeWhenAvailable('when an engine fails under the layers running as processe
       const ends = await p.caughtUp();
       for (const [view, answer] of await p.expectExact('after Cassandra came back')) expect(answer.provenance.position, view).toEqual(ends);
       const second = await p.recomputeAll();
-      expect(second.map((run) => [run.state, run.version])).toEqual(second.map(() => ['completed', 2]));
+      expect(second.map((run) => [run.state, run.version]), JSON.stringify(second)).toEqual(second.map(() => ['completed', 2]));
       await p.expectExact('after a recompute since');
     }, 240_000);
   });

@@ -19,7 +19,7 @@
  * removed by the batch layer's clean-up like any superseded version); publishing and deleting the same
  * staged version at once is a caller's error the store does not guard against.
  */
-import { Client, types } from 'cassandra-driver';
+import { Client, policies, types } from 'cassandra-driver';
 import {
   ClosedError,
   ConflictError,
@@ -117,6 +117,12 @@ export interface CassandraViewStoreOptions {
   concurrency?: number;
   /** Attempts of each call when the cluster answers with a retriable error (on top of the driver's own). Default 3. */
   attempts?: number;
+  /**
+   * The longest wait between the driver's attempts to reconnect to a node that went down. Default 5000 ms:
+   * the driver's own default (ten minutes) can leave a process unable to reach a node for minutes after
+   * it is back, so its recomputes fail while every other process reads again.
+   */
+  maxReconnectDelayMs?: number;
   logger?: Logger;
 }
 
@@ -155,6 +161,7 @@ export class CassandraViewStore implements ViewStore {
     const client = new Client({
       contactPoints: [...options.contactPoints],
       localDataCenter: options.localDataCenter,
+      policies: { reconnection: new policies.reconnection.ExponentialReconnectionPolicy(250, options.maxReconnectDelayMs ?? 5000, true) },
       ...(options.username !== undefined && options.password !== undefined
         ? { credentials: { username: options.username, password: options.password } }
         : {}),
