@@ -684,6 +684,12 @@ describe('HyperLogLog', () => {
         expect(index).toBeLessThan(REGISTER_COUNT);
       }
     });
+
+    it('should give a value asked for twice in a row, or once more after others, the same register', () => {
+      const first = range(0, 50, 'v').map((value) => registerOf(value));
+      const again = range(0, 50, 'v').flatMap((value) => [registerOf(value), registerOf(`${value}`)]);
+      expect(again).toEqual(first.flatMap((packed) => [packed, packed]));
+    });
   });
 
   describe('when two sketches are merged', () => {
@@ -740,6 +746,28 @@ describe('HyperLogLog', () => {
         [258, 7],
       ]);
       expect([...Buffer.from(encodeRegisters(registers), 'base64')]).toEqual([0, 0, 1, 1, 2, 7, 15, 255, 53]);
+    });
+
+    it('should encode what the registers hold now, after they rose since the last encoding', () => {
+      // The text is kept until a register changes: every way of changing one must be seen.
+      const fresh = (registers: Registers) => encodeRegisters(decodeRegisters(encodeRegisters(registers)));
+      for (const start of [range(0, 10), range(0, 3_000)]) {
+        const registers = sketchOf(start);
+        const before = encodeRegisters(registers);
+        for (const value of start) addValue(registers, value);
+        expect(encodeRegisters(registers)).toBe(before);
+        for (const value of range(0, 200, 'more-')) addValue(registers, value);
+        expect(encodeRegisters(registers)).toBe(encodeRegisters(sketchOf([...start, ...range(0, 200, 'more-')])));
+        const clone = registers.clone();
+        encodeRegisters(registers);
+        registers.merge(sketchOf(range(0, 5_000, 'merged-')));
+        expect(encodeRegisters(registers)).toBe(fresh(sketchOf([...start, ...range(0, 200, 'more-'), ...range(0, 5_000, 'merged-')])));
+        expect(encodeRegisters(clone)).toBe(fresh(clone));
+        const sparse = sketchOf(start);
+        encodeRegisters(sparse);
+        sparse.merge(sketchOf(['one more']));
+        expect(encodeRegisters(sparse)).toBe(encodeRegisters(sketchOf([...start, 'one more'])));
+      }
     });
   });
 });

@@ -21,7 +21,8 @@ import { type Aggregate, toNumber } from './aggregates/aggregate.js';
 import { ApproxDistinctAggregate, TopKAggregate } from './aggregates/sketch-aggregates.js';
 import { AverageAggregate, CountAggregate, ExtremumAggregate, SumAggregate } from './aggregates/simple-aggregates.js';
 import type { Value, ValueType } from './expression/ast.js';
-import { compileExpression, compileTree, type CompiledExpression, type Row, type SqlParameters } from './expression/compile.js';
+import { compileExpression, compileTree, type CompiledExpression, type Evaluator, type Row, type SqlParameters } from './expression/compile.js';
+import { DerivedFields } from './derived-fields.js';
 import { ExpressionError } from './expression/expression-error.js';
 import { AGGREGATE_FUNCTION_NAMES } from './expression/functions.js';
 import { parseExpression } from './expression/parser.js';
@@ -74,6 +75,14 @@ export class CompiledView {
   private readonly derived: { name: string; expression: CompiledExpression }[] = [];
   private readonly filter: CompiledExpression | undefined;
   private readonly keys: CompiledExpression[];
+  /**
+   * The JS side of the expressions above, each a function of the record's own fields: derived fields
+   * are computed once per record into `derivedFields`' slots, where these read them.
+   */
+  private readonly derivedFields: DerivedFields;
+  private readonly filterOf: Evaluator | undefined;
+  private readonly keysOf: Evaluator[];
+  private readonly argumentsOf: (Evaluator | undefined)[];
 
   constructor(
     readonly definition: ViewDefinition,
@@ -101,6 +110,10 @@ export class CompiledView {
     const entries = Object.entries(definition.aggregates ?? {});
     if (entries.length === 0) throw new InvalidArgumentError(`View "${this.name}" needs at least one aggregate`, { view: this.name });
     this.aggregates = entries.map(([name, text]) => compileAggregate(validateIdentifier(name, `aggregate name in view "${this.name}"`), text, scope));
+    this.derivedFields = new DerivedFields(this.derived);
+    this.filterOf = this.filter && this.derivedFields.bind(this.filter);
+    this.keysOf = this.keys.map((key) => this.derivedFields.bind(key));
+    this.argumentsOf = this.aggregates.map((aggregate) => aggregate.argument && this.derivedFields.bind(aggregate.argument));
   }
 
   /** The key expressions and their types, for API documentation. */
@@ -157,13 +170,13 @@ export class CompiledView {
 
   /** Derived fields, filter, key, windows and aggregate inputs of one record; undefined when it is left out. */
   evaluate(record: SourceRow): Evaluation | undefined {
-    const row = this.withDerived(record);
+    const row = record.fields;
     const key = this.keyOf(row);
     if (key === undefined) return undefined;
     return {
       key,
       windowStarts: this.window.starts(record.eventTime),
-      inputs: this.aggregates.map((aggregate) => (aggregate.argument ? aggregate.argument.evaluate(row) : true)),
+      inputs: this.argumentsOf.map((argument) => (argument ? argument(row) : true)),
     };
   }
 
@@ -173,18 +186,22 @@ export class CompiledView {
    * steps as `evaluate`, without building an Evaluation per record.
    */
   fold(record: SourceRow, stateFor: (key: string, windowStart: number) => RowState): boolean {
-    const row = this.withDerived(record);
+    const row = record.fields;
     const key = this.keyOf(row);
     if (key === undefined) return false;
     const inputs = this.inputs;
-    for (let i = 0; i < this.aggregates.length; i++) {
-      const argument = this.aggregates[i]!.argument;
-      inputs[i] = argument ? argument.evaluate(row) : true;
+    const argumentsOf = this.argumentsOf;
+    for (let i = 0; i < argumentsOf.length; i++) {
+      const argument = argumentsOf[i];
+      inputs[i] = argument ? argument(row) : true;
     }
-    if (this.window.slideMs === this.window.sizeMs) {
-      this.accumulate(stateFor(key, this.window.startOf(record.eventTime)), inputs);
+    const window = this.window;
+    if (window.slideMs === window.sizeMs) {
+      this.accumulate(stateFor(key, window.startOf(record.eventTime)), inputs);
     } else {
-      for (const windowStart of this.window.starts(record.eventTime)) this.accumulate(stateFor(key, windowStart), inputs);
+      // The windows of `window.starts`, without an array per record.
+      const last = window.lastIndexOf(record.eventTime);
+      for (let k = window.firstIndexOf(record.eventTime); k <= last; k++) this.accumulate(stateFor(key, k * window.slideMs), inputs);
     }
     return true;
   }
@@ -192,22 +209,18 @@ export class CompiledView {
   /** Reused by `fold` for each record's aggregate inputs: JS is single-threaded and nothing keeps it. */
   private readonly inputs: Value[] = [];
 
-  /** The record's fields, with the derived fields added when there are any. */
-  private withDerived(record: SourceRow): Row {
-    if (this.derived.length === 0) return record.fields;
-    const extended: Record<string, Value> = { ...record.fields };
-    for (const { name, expression } of this.derived) extended[name] = expression.evaluate(extended);
-    return extended;
-  }
-
-  /** The row key of a record, or undefined when the filter leaves it out or a key component is NULL. */
+  /**
+   * The row key of a record (computing its derived fields first), or undefined when the filter leaves it
+   * out or a key component is NULL.
+   */
   private keyOf(row: Row): string | undefined {
-    if (this.filter && this.filter.evaluate(row) !== true) return undefined;
-    if (this.keys.length === 1) {
-      const value = this.keys[0]!.evaluate(row);
+    if (!this.derivedFields.isEmpty) this.derivedFields.compute(row);
+    if (this.filterOf && this.filterOf(row) !== true) return undefined;
+    if (this.keysOf.length === 1) {
+      const value = this.keysOf[0]!(row);
       return value === null ? undefined : String(value);
     }
-    const values = this.keys.map((key) => key.evaluate(row));
+    const values = this.keysOf.map((key) => key(row));
     return values.includes(null) ? undefined : formatKey(values);
   }
 

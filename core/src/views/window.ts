@@ -53,11 +53,20 @@ export class WindowAssigner {
   /** Starts of the windows holding an event at `eventTime` (>= 0), ascending. */
   starts(eventTime: number): number[] {
     if (this.slideMs === this.sizeMs) return [this.startOf(eventTime)];
-    const last = Math.floor(eventTime / this.slideMs);
-    const first = Math.floor((eventTime - this.sizeMs) / this.slideMs) + 1;
+    const last = this.lastIndexOf(eventTime);
     const starts: number[] = [];
-    for (let k = first; k <= last; k++) starts.push(k * this.slideMs);
+    for (let k = this.firstIndexOf(eventTime); k <= last; k++) starts.push(k * this.slideMs);
     return starts;
+  }
+
+  /** Of a hopping window: k of the first window start (k × slide) holding an event at `eventTime`. */
+  firstIndexOf(eventTime: number): number {
+    return Math.floor((eventTime - this.sizeMs) / this.slideMs) + 1;
+  }
+
+  /** Of a hopping window: k of the last window start (k × slide) holding an event at `eventTime`. */
+  lastIndexOf(eventTime: number): number {
+    return Math.floor(eventTime / this.slideMs);
   }
 
   /** The one window start of a tumbling window (or of a view without windows: 0). */

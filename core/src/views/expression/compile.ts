@@ -36,6 +36,12 @@ export interface CompiledExpression {
   /** Field names the expression reads. */
   fields: ReadonlySet<string>;
   evaluate: (row: Row) => Value;
+  /**
+   * The same evaluation, except that the fields named in `fields` are read through their evaluator
+   * rather than from the row: how a view hands derived fields to its expressions without copying the
+   * record to add them.
+   */
+  evaluateWith: (fields: ReadonlyMap<string, Evaluator>) => Evaluator;
   /** DuckDB SQL for the expression; `column` maps a field name to its SQL column reference. */
   toSql: (parameters: SqlParameters, column: (field: string) => string) => string;
   /** How long a text and how large a number the expression can make, given the bounds of its fields. */
@@ -56,7 +62,8 @@ export function compileTree(tree: Expression, text: string, scope: Scope): Compi
     text,
     type,
     fields,
-    evaluate: toFunction(tree),
+    evaluate: toFunction(tree, NO_OVERRIDES),
+    evaluateWith: (overrides) => toFunction(tree, overrides),
     toSql: (parameters, column) => toSql(tree, parameters, column),
     bounds: (field) => boundsOf(tree, field),
   };
@@ -150,9 +157,12 @@ function typeOf(node: Expression, text: string, scope: Scope, fields: Set<string
   }
 }
 
-type Evaluator = (row: Row) => Value;
+export type Evaluator = (row: Row) => Value;
 
-function toFunction(node: Expression): Evaluator {
+const NO_OVERRIDES: ReadonlyMap<string, Evaluator> = new Map();
+
+function toFunction(node: Expression, overrides: ReadonlyMap<string, Evaluator>): Evaluator {
+  const compile = (child: Expression) => toFunction(child, overrides);
   switch (node.kind) {
     case 'literal': {
       const value = node.value;
@@ -160,31 +170,33 @@ function toFunction(node: Expression): Evaluator {
     }
     case 'field': {
       const name = node.name;
+      const override = overrides.get(name);
+      if (override) return override;
       return (row) => row[name] ?? null;
     }
     case 'negate': {
-      const operand = toFunction(node.operand);
+      const operand = compile(node.operand);
       return (row) => {
         const value = operand(row);
         return value === null ? null : -(value as number);
       };
     }
     case 'not': {
-      const operand = toFunction(node.operand);
+      const operand = compile(node.operand);
       return (row) => {
         const value = operand(row);
         return value === null ? null : !value;
       };
     }
     case 'binary':
-      return binary(node.op, toFunction(node.left), toFunction(node.right));
+      return binary(node.op, compile(node.left), compile(node.right));
     case 'is-null': {
-      const operand = toFunction(node.operand);
+      const operand = compile(node.operand);
       return node.negated ? (row) => operand(row) !== null : (row) => operand(row) === null;
     }
     case 'in': {
-      const operand = toFunction(node.operand);
-      const list = node.list.map(toFunction);
+      const operand = compile(node.operand);
+      const list = node.list.map(compile);
       const negated = node.negated;
       return (row) => {
         const value = operand(row);
@@ -199,15 +211,15 @@ function toFunction(node: Expression): Evaluator {
       };
     }
     case 'case': {
-      const branches = node.branches.map((branch) => ({ when: toFunction(branch.when), then: toFunction(branch.then) }));
-      const otherwise = node.otherwise ? toFunction(node.otherwise) : () => null;
+      const branches = node.branches.map((branch) => ({ when: compile(branch.when), then: compile(branch.then) }));
+      const otherwise = node.otherwise ? compile(node.otherwise) : () => null;
       return (row) => {
         for (const branch of branches) if (branch.when(row) === true) return branch.then(row);
         return otherwise(row);
       };
     }
     case 'call': {
-      const args = node.args.map(toFunction);
+      const args = node.args.map(compile);
       if (node.name === 'coalesce') {
         return (row) => {
           for (const arg of args) {
