@@ -30,12 +30,14 @@ export class ApproxDistinctAggregate implements Aggregate<Registers> {
 
   readonly sql = {
     kind: 'side' as const,
+    // A register keeps the largest rank of the values it saw, and a value's rank is the same however often
+    // it comes: so each row's distinct values are hashed once (MD5 per record was most of the query's time).
     query: (from: string, groupBy: string, argument: string) => {
       const { index, rank } = registerSql('h');
       return `SELECT ${groupBy}, list({'i': i, 'r': r}) AS st FROM (
         SELECT ${groupBy}, i, max(r) AS r FROM (
           SELECT ${groupBy}, ${index} AS i, ${rank} AS r
-          FROM (SELECT ${groupBy}, ${hashSql(argument)} AS h FROM ${from} WHERE ${argument} IS NOT NULL)
+          FROM (SELECT ${groupBy}, ${hashSql('"__v"')} AS h FROM (SELECT DISTINCT ${groupBy}, ${argument} AS "__v" FROM ${from} WHERE ${argument} IS NOT NULL))
         ) GROUP BY ${groupBy}, i
       ) GROUP BY ${groupBy}`;
     },
