@@ -270,25 +270,48 @@ export class CompiledView {
     ctes.push(`filtered AS (SELECT * FROM ${previous}${where})`);
     const keyColumns = this.keys.map((_, i) => `"__k${i}"`);
     const keySelect = this.keys.map((key, i) => `${key.toSql(parameters, column)} AS "__k${i}", `).join('');
-    ctes.push(`keyed_all AS (SELECT *, ${keySelect}${this.window.toSql('"_event_time"')} AS "__w" FROM filtered)`);
+    // Each record is grouped once, in its bucket: its window, or with hopping windows its pane, the stretch
+    // of time all of whose instants lie in the same windows. A pane's partial results are then combined
+    // into each of its windows, so a record is not repeated once per window (ten times, for ten-minute
+    // windows sliding by the minute).
+    const window = this.window;
+    const panes = window.windowed && window.slideMs !== window.sizeMs;
+    const pane = greatestCommonDivisor(window.sizeMs, window.slideMs);
+    const bucket = panes ? `(("_event_time" // ${pane}) * ${pane})` : window.toSql('"_event_time"');
+    ctes.push(`keyed_all AS (SELECT *, ${keySelect}${bucket} AS "__b" FROM filtered)`);
     const notNull = keyColumns.map((key) => `${key} IS NOT NULL`).join(' AND ');
     ctes.push(`keyed AS (SELECT * FROM keyed_all${notNull ? ` WHERE ${notNull}` : ''})`);
 
-    const groupBy = [...keyColumns, '"__w"'].join(', ');
-    const mainColumns: string[] = [];
+    const byBucket = [...keyColumns, '"__b"'].join(', ');
+    const byWindow = [...keyColumns, '"__w"'].join(', ');
+    /** `relation`, grouped by bucket, with its buckets' windows as `"__w"` (a pane's row repeated per window). */
+    const windowsOf = (relation: string) => `(SELECT *, ${panes ? window.toSql('"__b"') : '"__b"'} AS "__w" FROM ${relation})`;
+    const partialColumns: string[] = [];
+    const windowColumns: string[] = [];
     const sides: string[] = [];
     this.aggregates.forEach((aggregate, i) => {
       const argument = aggregate.argument ? aggregate.argument.toSql(parameters, column) : '';
-      if (aggregate.sql.kind === 'columns') {
-        aggregate.sql.columns(argument).forEach((sql, j) => mainColumns.push(`${sql} AS "a${i}_${j}"`));
+      const sql = aggregate.sql;
+      if (sql.kind === 'columns') {
+        sql.columns(argument).forEach((partial, j) => {
+          partialColumns.push(`${partial} AS "a${i}_${j}"`);
+          windowColumns.push(panes ? `${sql.combine[j]}("a${i}_${j}") AS "a${i}_${j}"` : `"a${i}_${j}"`);
+        });
       } else {
-        ctes.push(`side_${i} AS (${aggregate.sql.query('keyed', groupBy, argument)})`);
-        sides.push(`LEFT JOIN (SELECT ${groupBy}, st AS "a${i}_0" FROM side_${i}) USING (${groupBy})`);
+        ctes.push(`entries_${i} AS (${sql.entries('keyed', byBucket, argument)})`);
+        const entries = panes
+          ? `(SELECT ${byWindow}, "__e", ${sql.combine}("__n") AS "__n" FROM ${windowsOf(`entries_${i}`)} GROUP BY ${byWindow}, "__e")`
+          : windowsOf(`entries_${i}`);
+        const [entry, number] = sql.fields;
+        ctes.push(`side_${i} AS (SELECT ${byWindow}, list({'${entry}': "__e", '${number}': "__n"}) AS "a${i}_0" FROM ${entries} GROUP BY ${byWindow})`);
+        sides.push(`LEFT JOIN side_${i} USING (${byWindow})`);
       }
     });
     // The newest log time per row rides along: the batch version's freshness, without a second scan.
-    mainColumns.push('max("_timestamp") AS "__newest"');
-    ctes.push(`main AS (SELECT ${[groupBy, ...mainColumns].join(', ')} FROM keyed GROUP BY ${groupBy})`);
+    partialColumns.push('max("_timestamp") AS "__newest"');
+    windowColumns.push(panes ? 'max("__newest") AS "__newest"' : '"__newest"');
+    ctes.push(`partial AS (SELECT ${[byBucket, ...partialColumns].join(', ')} FROM keyed GROUP BY ${byBucket})`);
+    ctes.push(`main AS (SELECT ${[byWindow, ...windowColumns].join(', ')} FROM ${windowsOf('partial')}${panes ? ` GROUP BY ${byWindow}` : ''})`);
     return `WITH ${ctes.join(',\n')}\nSELECT * FROM main ${sides.join(' ')}`;
   }
 
@@ -312,6 +335,10 @@ export class CompiledView {
   clone(state: RowState): RowState {
     return this.merge(this.createState(), state);
   }
+}
+
+function greatestCommonDivisor(a: number, b: number): number {
+  return b === 0 ? a : greatestCommonDivisor(b, a % b);
 }
 
 /** A row key: the key value itself when there is one, JSON of the values when several, '*' with none. */

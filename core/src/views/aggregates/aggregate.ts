@@ -9,11 +9,21 @@ import type { Value } from '../expression/ast.js';
 import type { CompiledExpression } from '../expression/compile.js';
 
 /** How DuckDB computes an aggregate's state over a group of rows. */
+/** How partial results of a group combine into the whole group's: by sum, or by the least or greatest. */
+export type SqlCombine = 'sum' | 'min' | 'max';
+
 export type AggregateSql =
-  /** Columns of the main GROUP BY, e.g. `count(*)`. */
-  | { kind: 'columns'; columns: (argument: string) => string[] }
-  /** A query of its own (grouped by `groupBy` over `from`) producing one column `st` per group. */
-  | { kind: 'side'; query: (from: string, groupBy: string, argument: string) => string };
+  /**
+   * Columns of the main GROUP BY, e.g. `count(*)`, and how each column of two parts of a group combines
+   * (a count's parts add up): hopping windows are computed per pane and the panes combined.
+   */
+  | { kind: 'columns'; columns: (argument: string) => string[]; combine: readonly SqlCombine[] }
+  /**
+   * A state that is a map, as entries of a query of its own: `entries` gives the columns of `groupBy`, an
+   * entry `"__e"` and its number `"__n"` per group and entry, over `from`; the entries of two parts of a
+   * group combine by `combine`. The state is the list of `{fields[0]: entry, fields[1]: number}`.
+   */
+  | { kind: 'entries'; entries: (from: string, groupBy: string, argument: string) => string; combine: SqlCombine; fields: readonly [string, string] };
 
 export interface Aggregate<S = unknown> {
   /** The output name in the view, e.g. `visitors`. */

@@ -2,7 +2,7 @@
 import type { JsonValue } from '../../records/json.js';
 import type { Value } from '../expression/ast.js';
 import type { CompiledExpression } from '../expression/compile.js';
-import { toNumber, type Aggregate } from './aggregate.js';
+import { toNumber, type Aggregate, type AggregateSql } from './aggregate.js';
 
 abstract class NamedAggregate {
   constructor(
@@ -22,7 +22,7 @@ export class CountAggregate extends NamedAggregate implements Aggregate<number> 
   result = (state: number) => state;
   toJson = (state: number) => state;
   fromJson = (json: JsonValue) => json as number;
-  readonly sql = { kind: 'columns' as const, columns: (argument: string) => [this.argument ? `count(${argument})` : 'count(*)'] };
+  readonly sql = { kind: 'columns' as const, columns: (argument: string) => [this.argument ? `count(${argument})` : 'count(*)'], combine: ['sum'] as const };
   fromSql = ([count]: unknown[]) => toNumber(count);
 }
 
@@ -36,7 +36,7 @@ export class SumAggregate extends NamedAggregate implements Aggregate<number> {
   result = (state: number) => state;
   toJson = (state: number) => state;
   fromJson = (json: JsonValue) => json as number;
-  readonly sql = { kind: 'columns' as const, columns: (argument: string) => [`coalesce(sum(${argument}), 0)`] };
+  readonly sql = { kind: 'columns' as const, columns: (argument: string) => [`coalesce(sum(${argument}), 0)`], combine: ['sum'] as const };
   fromSql = ([sum]: unknown[]) => toNumber(sum);
 }
 
@@ -51,6 +51,8 @@ export class ExtremumAggregate extends NamedAggregate implements Aggregate<numbe
     private readonly which: 'min' | 'max',
   ) {
     super(name, definition, argument);
+    // Here, not as a field: it needs `which`, set only once the constructor runs.
+    this.sql = { kind: 'columns', columns: (argument: string) => [`${which}(${argument})`], combine: [which] };
   }
   create = () => null;
   add = (state: number | null, value: Value) => this.pick(state, value as number);
@@ -58,7 +60,7 @@ export class ExtremumAggregate extends NamedAggregate implements Aggregate<numbe
   result = (state: number | null) => state;
   toJson = (state: number | null) => state;
   fromJson = (json: JsonValue) => json as number | null;
-  readonly sql = { kind: 'columns' as const, columns: (argument: string) => [`${this.which}(${argument})`] };
+  readonly sql: AggregateSql;
   fromSql = ([value]: unknown[]) => (value === null ? null : toNumber(value));
 
   private pick(state: number | null, value: number): number {
@@ -90,6 +92,6 @@ export class AverageAggregate extends NamedAggregate implements Aggregate<MeanSt
   result = (state: MeanState) => (state.count === 0 ? null : state.sum / state.count);
   toJson = (state: MeanState) => ({ sum: state.sum, count: state.count });
   fromJson = (json: JsonValue) => ({ ...(json as unknown as MeanState) });
-  readonly sql = { kind: 'columns' as const, columns: (argument: string) => [`coalesce(sum(${argument}), 0)`, `count(${argument})`] };
+  readonly sql = { kind: 'columns' as const, columns: (argument: string) => [`coalesce(sum(${argument}), 0)`, `count(${argument})`], combine: ['sum', 'sum'] as const };
   fromSql = ([sum, count]: unknown[]): MeanState => ({ sum: toNumber(sum), count: toNumber(count) });
 }

@@ -29,18 +29,18 @@ export class ApproxDistinctAggregate implements Aggregate<Registers> {
   fromJson = (json: JsonValue) => decodeRegisters(json as string);
 
   readonly sql = {
-    kind: 'side' as const,
+    kind: 'entries' as const,
     // A register keeps the largest rank of the values it saw, and a value's rank is the same however often
-    // it comes: so each row's distinct values are hashed once (MD5 per record was most of the query's time).
-    query: (from: string, groupBy: string, argument: string) => {
+    // it comes: so each group's distinct values are hashed once (MD5 per record was most of the query's time).
+    entries: (from: string, groupBy: string, argument: string) => {
       const { index, rank } = registerSql('h');
-      return `SELECT ${groupBy}, list({'i': i, 'r': r}) AS st FROM (
-        SELECT ${groupBy}, i, max(r) AS r FROM (
-          SELECT ${groupBy}, ${index} AS i, ${rank} AS r
+      return `SELECT ${groupBy}, "__e", max("__r") AS "__n" FROM (
+          SELECT ${groupBy}, ${index} AS "__e", ${rank} AS "__r"
           FROM (SELECT ${groupBy}, ${hashSql('"__v"')} AS h FROM (SELECT DISTINCT ${groupBy}, ${argument} AS "__v" FROM ${from} WHERE ${argument} IS NOT NULL))
-        ) GROUP BY ${groupBy}, i
-      ) GROUP BY ${groupBy}`;
+        ) GROUP BY ${groupBy}, "__e"`;
     },
+    combine: 'max' as const,
+    fields: ['i', 'r'] as const,
   };
 
   fromSql = ([list]: unknown[]): Registers =>
@@ -84,13 +84,13 @@ export class TopKAggregate implements Aggregate<Map<string, number>> {
   fromJson = (json: JsonValue) => new Map(Object.entries(json as Record<string, number>));
 
   readonly sql = {
-    kind: 'side' as const,
-    query: (from: string, groupBy: string, argument: string) =>
-      // "__v" and "__c", not "v" and "c": GROUP BY takes a column of `from` over an alias of the same name,
-      // and names in `from` (fields, derived fields) cannot start with '_'.
-      `SELECT ${groupBy}, list({'v': "__v", 'c': "__c"}) AS st FROM (
-        SELECT ${groupBy}, ${argument} AS "__v", count(*) AS "__c" FROM ${from} WHERE ${argument} IS NOT NULL GROUP BY ${groupBy}, "__v"
-      ) GROUP BY ${groupBy}`,
+    kind: 'entries' as const,
+    // "__e", not a plain name: GROUP BY takes a column of `from` over an alias of the same name, and names
+    // in `from` (fields, derived fields) cannot start with '_'.
+    entries: (from: string, groupBy: string, argument: string) =>
+      `SELECT ${groupBy}, ${argument} AS "__e", count(*) AS "__n" FROM ${from} WHERE ${argument} IS NOT NULL GROUP BY ${groupBy}, "__e"`,
+    combine: 'sum' as const,
+    fields: ['v', 'c'] as const,
   };
 
   fromSql = ([list]: unknown[]) => {
