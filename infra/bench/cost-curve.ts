@@ -3,6 +3,7 @@
  * the data (a curve), not one point. Each size gets a log of its own, removed before the next.
  */
 import { InvalidArgumentError } from 'commander';
+import type { DuckDbOptions } from '@lambda/batch-layer';
 import { measureRecompute, type RecomputeResult } from './batch-recompute.js';
 import { createDataset } from './dataset.js';
 import { measureThroughput, type ThroughputResult } from './speed-throughput.js';
@@ -25,7 +26,7 @@ export function parseSizes(value: string): number[] {
   });
 }
 
-export async function measureCostCurve(sizes: readonly number[], options: { rounds: number; workers: number }): Promise<CostPoint[]> {
+export async function measureCostCurve(sizes: readonly number[], options: { rounds: number; workers: number; duckdb?: DuckDbOptions }): Promise<CostPoint[]> {
   const points: CostPoint[] = [];
   for (const events of sizes) {
     console.log(`\n${events.toLocaleString('en')} events`);
