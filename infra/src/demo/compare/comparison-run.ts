@@ -12,11 +12,14 @@ import { DuckDbEngine } from '@lambda/batch-layer';
 import { Catalog, PlatformError, TimeoutError, type CompiledView, type LogRecord } from '@lambda/core';
 import type { Scenario, ScenarioEvent } from '../scenarios/scenario.js';
 import { diskUsage, type DiskUsage } from './disk-usage.js';
+import { modeEnvironment } from './mode-environment.js';
 import { ModeInstance } from './mode-instance.js';
+import { archiveFiles, installHistory, type HistorySummary, type PreparedHistory } from './history.js';
 import type { CpuReply, Mode, MovingParts, ReprocessSummary } from './mode-protocol.js';
+import { reprocessOverApi, type ProgressSample } from './reprocess-over-api.js';
 import { percentile } from './statistics.js';
 import { TruthTable, differences } from './truth.js';
-import { readWholeView, sampleFreshness } from './view-answers.js';
+import { probePosition, readWholeView, sampleFreshness } from './view-answers.js';
 
 export const MODES: readonly Mode[] = ['lambda', 'kappa'];
 
@@ -37,8 +40,15 @@ export interface ComparisonOptions {
   compactEveryMs?: number;
   /** How long the change may take to show over all history before the run fails. Default 90 s. */
   changeTimeoutMs?: number;
+  /**
+   * A pre-built history both modes start from (see history.ts): copied into each mode's data directory
+   * before its platform starts, and read by the truth straight from its Parquet archive.
+   */
+  history?: PreparedHistory;
   /** Called as the run moves on, for a progress bar. */
   onProgress?: (progress: { percent: number; phase: string }) => void;
+  /** Called with each mode's reprocess progress, read from its API while the change runs. */
+  onReprocessProgress?: (mode: Mode, sample: ProgressSample) => void;
 }
 
 export interface CheckpointResult {
@@ -62,6 +72,20 @@ export interface ModeMeasurements {
   cpuMs: { total: number; duringChange: number | null };
   storage: DiskUsage;
   movingParts: MovingParts;
+  /** The reprocess's progress as the mode's API reported it (`GET /views/:name/reprocess`) while it ran. */
+  reprocessProgress: ProgressSample[];
+  /** Freshness of the answers sampled between the change and its reflection: does reprocessing hurt live answers? */
+  freshnessDuringChange: { samples: number; p50Ms: number | null; p99Ms: number | null };
+  /** The process's peak resident memory over the run, bytes. */
+  peakRssBytes: number;
+  /**
+   * What the change read. `log` and `lake` are records (and bytes, at the average size of a record in that
+   * store) the new generation got from each; `measuredBytes` is what the process read through system calls
+   * from the change to its reflection (`rchar`: files, page cache included, and sockets).
+   */
+  reads: { logRecords: number; lakeRecords: number; logBytes: number; lakeBytes: number; measuredBytes: number | null };
+  /** With a history: from starting the mode's process until its answers counted the whole history; null without. */
+  historyLoadedAfterMs: number | null;
 }
 
 export interface ComparisonResult {
@@ -71,6 +95,8 @@ export interface ComparisonResult {
   /** Ms since the start when the change was applied. */
   changeAtMs: number;
   records: { total: number; valid: number; byKind: Record<string, number> };
+  /** The pre-built history the run started from (its events are among `records`), or null. */
+  history: { count: number; valid: number; byKind: Record<string, number>; logBytes: number; lakeBytes: number; built: boolean; buildMs: HistorySummary['buildMs'] } | null;
   checkpoints: CheckpointResult[];
   modes: Record<Mode, ModeMeasurements>;
 }
@@ -99,23 +125,13 @@ export async function runComparison(options: ComparisonOptions): Promise<Compari
   await mkdir(options.workDirectory, { recursive: true });
   await writeFile(catalogFile, JSON.stringify(scenario.catalog, null, 2));
 
-  const env = (mode: Mode): Record<string, string> => ({
-    DATA_DIR: join(options.workDirectory, mode),
-    CATALOG_FILE: catalogFile,
-    HTTP_HOST: '127.0.0.1',
-    HTTP_PORT: '0',
-    KAFKA_SERVER: 'false',
-    DEMO: 'false',
-    // Durability costs the same in both modes; off, the run measures the architectures, not the disk.
-    EVENT_LOG_FSYNC: 'never',
-    VIEW_STORE_FSYNC: 'never',
-    SPEED_WORKERS: '0',
-    BATCH_INTERVAL_MS: String(settings.batchIntervalMs),
-    RECOMPUTE_EVERY: String(settings.recomputeEveryMs),
-    CLEANUP_GRACE: '1000',
-    ...(mode === 'kappa' ? { KAPPA_VIEWS: '*', KAPPA_COMPACT_EVERY: String(settings.compactEveryMs) } : {}),
-  });
+  const env = (mode: Mode) => modeEnvironment(mode, join(options.workDirectory, mode), catalogFile, settings);
+  if (options.history) {
+    progress({ percent: 0, phase: 'copying the history into both modes' });
+    await Promise.all(MODES.map((mode) => installHistory(options.history!, mode, join(options.workDirectory, mode))));
+  }
   progress({ percent: 0, phase: 'starting both platforms' });
+  const launchedAt = Date.now();
   const started = await Promise.allSettled(
     MODES.map((mode) => ModeInstance.start({ mode, env: env(mode), logFile: join(options.workDirectory, `${mode}.log`) })),
   );
@@ -125,7 +141,7 @@ export async function runComparison(options: ComparisonOptions): Promise<Compari
     const failed = started.find((result) => result.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
     const byMode = Object.fromEntries(instances.map((instance) => [instance.mode, instance])) as Record<Mode, ModeInstance>;
-    const run = new ComparisonRun(options, settings, scenario, byMode, oldCatalog, newCatalog, engine);
+    const run = new ComparisonRun(options, settings, scenario, byMode, oldCatalog, newCatalog, engine, launchedAt);
     return await run.execute();
   } finally {
     engine.close();
@@ -154,6 +170,14 @@ class ComparisonRun {
   private readonly reflectedAt: Partial<Record<Mode, number>> = {};
   private readonly samples: Record<Mode, { atMs: number; freshnessMs: number }[]> = { lambda: [], kappa: [] };
   private readonly checkpoints: CheckpointResult[] = [];
+  private readonly progressSamples: Record<Mode, ProgressSample[]> = { lambda: [], kappa: [] };
+  /** Per mode, once its reprocess reported the switch: only then can its answer show the new logic. */
+  private readonly switching: Partial<Record<Mode, boolean>> = {};
+  private readonly caughtUpAt: Partial<Record<Mode, number>> = {};
+  /** Per partition, the pre-built history's end offset (empty without one). */
+  private historyEnds: number[] = [];
+  /** How long a wait for the history may take: scaled with its size, so 20 M events get their time. */
+  private readonly historyAllowanceMs: number;
 
   constructor(
     private readonly options: ComparisonOptions,
@@ -163,15 +187,35 @@ class ComparisonRun {
     private readonly oldCatalog: Catalog,
     private readonly newCatalog: Catalog,
     engine: DuckDbEngine,
+    /** When the modes' processes were started. */
+    private readonly launchedAt: number,
   ) {
     this.generator = scenario.generator({ seed: settings.seed });
     this.truth = new TruthTable(engine, oldCatalog.sources.get(scenario.topic)!);
+    this.historyAllowanceMs = (options.history?.summary.count ?? 0) * 0.05;
+  }
+
+  /** The history's records into the truth (from its Parquet archive, by DuckDB) and into the counts. */
+  private async loadHistory(history: PreparedHistory): Promise<void> {
+    const added = await this.truth.addParquet(await archiveFiles(history.directory, this.scenario.topic));
+    if (added !== history.summary.valid) throw new PlatformError(`the history's archive holds ${added} records, its summary says ${history.summary.valid}`);
+    history.summary.ends.forEach((end, partition) => (this.ends[partition] = end));
+    this.historyEnds = [...history.summary.ends];
+    for (const [kind, count] of Object.entries(history.summary.byKind)) this.byKind[kind] = (this.byKind[kind] ?? 0) + count;
+    this.total += history.summary.count;
+    this.valid += added;
   }
 
   async execute(): Promise<ComparisonResult> {
     const progress = this.options.onProgress ?? (() => undefined);
     await this.truth.create();
     const cpuAtStart = await this.cpu();
+    const history = this.options.history;
+    if (history) {
+      progress({ percent: 2, phase: 'both modes starting from the history' });
+      await this.loadHistory(history);
+      await this.checkpoint('history loaded', 'old');
+    }
     const half = this.settings.durationMs / 2;
     progress({ percent: 5, phase: 'streaming (old logic)' });
     await this.feed(half / 2, (fraction) => progress({ percent: 5 + fraction * 15, phase: 'streaming (old logic)' }));
@@ -184,7 +228,16 @@ class ComparisonRun {
     const cpuAtReflection: Partial<Record<Mode, CpuReply>> = {};
     this.changeAt = Date.now();
     const reprocesses = MODES.map((mode) =>
-      this.instances[mode].reprocess(this.scenario.change.view, this.scenario.change.definition).then(
+      reprocessOverApi(this.instances[mode].url, this.scenario.change.view, this.scenario.change.definition, {
+        deadline: this.changeAt! + (this.options.changeTimeoutMs ?? 90_000) + this.historyAllowanceMs,
+        stopped: () => this.stopWatching && this.reflectedAt[mode] === undefined,
+        onProgress: ({ state, progress: { phase, percent } }) => {
+          const sample: ProgressSample = { atMs: Date.now() - this.changeAt!, state, phase, percent };
+          this.progressSamples[mode].push(sample);
+          if (phase !== 'archive' && phase !== 'replay') this.switching[mode] = true;
+          this.options.onReprocessProgress?.(mode, sample);
+        },
+      }).then(
         (summary): { mode: Mode; summary: ReprocessSummary | null; error: Error | undefined } => {
           this.reprocessedAt[mode] = Date.now();
           return { mode, summary, error: undefined };
@@ -192,9 +245,8 @@ class ComparisonRun {
         (error: unknown) => ({ mode, summary: null, error: error as Error }),
       ),
     );
-    const watching = this.watchChange(async (mode) => {
-      cpuAtReflection[mode] = await this.instances[mode].cpu();
-    });
+    let watched = false;
+    const watching = this.watchChange((mode, cpu) => (cpuAtReflection[mode] = cpu)).finally(() => (watched = true));
     // Settled here, awaited below: a failure while events still flow must not go unhandled meanwhile.
     watching.catch(() => undefined);
     const results = Promise.all(reprocesses).then((settled) => {
@@ -203,6 +255,12 @@ class ComparisonRun {
       return settled;
     });
     await this.feed(half, (fraction) => progress({ percent: 40 + fraction * 30, phase: 'streaming (new logic)' }));
+    // With a long history the change outlasts the stream: events keep flowing (and freshness is sampled)
+    // until both modes reflect it, which is what shows whether reprocessing hurts live answers.
+    while (history && !watched && !this.stopWatching) {
+      progress({ percent: 70, phase: 'streaming while the change reaches all history' });
+      await this.feed(1000, () => undefined);
+    }
     progress({ percent: 70, phase: 'waiting for the change to reach all history' });
     const settled = await results;
     const failed = settled.find((result) => result.error);
@@ -221,6 +279,15 @@ class ComparisonRun {
     for (const mode of MODES) {
       const values = this.samples[mode].map((sample) => sample.freshnessMs);
       const reflected = this.reflectedAt[mode];
+      const changeAtMs = this.changeAt - this.startedAt;
+      const reflectedAtMs = reflected === undefined ? Number.POSITIVE_INFINITY : reflected - this.startedAt;
+      const during = this.samples[mode].filter((sample) => sample.atMs >= changeAtMs && sample.atMs <= reflectedAtMs).map((sample) => sample.freshnessMs);
+      const storage = await diskUsage(join(this.options.workDirectory, mode));
+      const reprocess = settled.find((result) => result.mode === mode)!.summary;
+      const offsets = this.ends.reduce((sum, end) => sum + end, 0);
+      const lakeRecords = reprocess?.recordsFromArchive ?? 0;
+      const logRecords = Math.max(0, (reprocess?.recordsReplayed ?? 0) - lakeRecords);
+      const atReflection = cpuAtReflection[mode];
       modes[mode] = {
         freshnessSamples: this.samples[mode],
         freshnessP50Ms: percentile(values, 0.5),
@@ -231,8 +298,19 @@ class ComparisonRun {
           total: cpuMs(cpuAtStart[mode], cpuAtEnd[mode]),
           duringChange: cpuAtReflection[mode] ? cpuMs(cpuAtChange[mode], cpuAtReflection[mode]) : null,
         },
-        storage: await diskUsage(join(this.options.workDirectory, mode)),
+        storage,
         movingParts: await this.instances[mode].movingParts(),
+        reprocessProgress: this.progressSamples[mode],
+        freshnessDuringChange: { samples: during.length, p50Ms: percentile(during, 0.5), p99Ms: percentile(during, 0.99) },
+        peakRssBytes: cpuAtEnd[mode].maxRssBytes,
+        reads: {
+          logRecords,
+          lakeRecords,
+          logBytes: offsets === 0 ? 0 : Math.round((logRecords * (storage.byPart.log ?? 0)) / offsets),
+          lakeBytes: offsets === 0 ? 0 : Math.round((lakeRecords * (storage.byPart.lake ?? 0)) / offsets),
+          measuredBytes: atReflection ? atReflection.readBytes - cpuAtChange[mode].readBytes : null,
+        },
+        historyLoadedAfterMs: this.caughtUpAt[mode] === undefined ? null : this.caughtUpAt[mode]! - this.launchedAt,
       };
     }
     progress({ percent: 100, phase: 'done' });
@@ -248,6 +326,17 @@ class ComparisonRun {
       startedAt: this.startedAt,
       changeAtMs: this.changeAt - this.startedAt,
       records: { total: this.total, valid: this.valid, byKind: this.byKind },
+      history: history
+        ? {
+            count: history.summary.count,
+            valid: history.summary.valid,
+            byKind: history.summary.byKind,
+            logBytes: history.summary.logBytes,
+            lakeBytes: history.summary.lakeBytes,
+            built: history.built,
+            buildMs: history.summary.buildMs,
+          }
+        : null,
       checkpoints: this.checkpoints,
       modes,
     };
@@ -307,8 +396,13 @@ class ComparisonRun {
     while (this.feeding) {
       await Promise.all(
         MODES.map(async (mode) => {
-          const freshness = await sampleFreshness(this.instances[mode].url, this.scenario.change.view).catch(() => null);
-          if (freshness !== null) this.samples[mode].push({ atMs: Date.now() - this.startedAt, freshnessMs: freshness });
+          const sample = await sampleFreshness(this.instances[mode].url, this.scenario.change.view).catch(() => null);
+          // Until a mode counted a live record its newest one is the pre-built history's, appended when the
+          // history was built (maybe days ago): no measure of the live stream's freshness.
+          const live = sample !== null && this.historyEnds.some((end, p) => (sample.position[p] ?? 0) > end);
+          if (sample !== null && sample.freshnessMs !== null && (live || this.historyEnds.length === 0)) {
+            this.samples[mode].push({ atMs: Date.now() - this.startedAt, freshnessMs: sample.freshnessMs });
+          }
         }),
       );
       await sleep(SAMPLE_EVERY_MS);
@@ -316,29 +410,48 @@ class ComparisonRun {
   }
 
   /** Polls each mode's changed view until its answer equals the new logic's truth over all history. */
-  private async watchChange(onReflected: (mode: Mode) => Promise<void>): Promise<void> {
+  private async watchChange(onReflected: (mode: Mode, cpu: CpuReply) => void): Promise<void> {
     const view = this.newCatalog.views.get(this.scenario.change.view)!;
-    const deadline = this.changeAt! + (this.options.changeTimeoutMs ?? 90_000);
+    const timeoutMs = (this.options.changeTimeoutMs ?? 90_000) + this.historyAllowanceMs;
+    const deadline = this.changeAt! + timeoutMs;
     const waiting = new Set<Mode>(MODES);
-    while (waiting.size > 0 && !this.stopWatching) {
-      if (Date.now() > deadline) {
-        throw new TimeoutError(
-          `the logic change did not reach all history in ${[...waiting].join(' and ')} within ${this.options.changeTimeoutMs ?? 90_000} ms` +
-            [...waiting].map((mode) => this.watchState(mode)).join('') +
-            this.lastErrorText(),
-        );
-      }
-      for (const mode of [...waiting]) {
-        const check = await this.compare(mode, view);
-        this.lastComparison[mode] = check ? { problems: check.problems, position: check.position } : 'unsettled';
-        if (check?.equal && !this.reflectedAt[mode]) {
-          this.reflectedAt[mode] = check.answeredAt;
-          waiting.delete(mode);
-          await onReflected(mode);
+    // One loop per mode: over a long history the truth takes seconds, and one mode's comparison must not
+    // delay reading the other's answer (the reflection is timed at the read).
+    const watch = async (mode: Mode) => {
+      while (!this.stopWatching) {
+        if (Date.now() > deadline) {
+          throw new TimeoutError(
+            `the logic change did not reach all history in ${[...waiting].join(' and ')} within ${timeoutMs} ms` +
+              [...waiting].map((other) => this.watchState(other)).join('') +
+              this.lastErrorText(),
+          );
         }
+        // Before its reprocess reports the switch a mode still serves the old generation: no whole read
+        // (and, over a long history, no costly truth) is spent on it until then.
+        if (this.switching[mode] || this.reprocessedAt[mode] !== undefined) {
+          // CPU read just before the answer: the truth's own time is no part of the mode's change.
+          const cpu = await this.instances[mode].cpu();
+          const check = await this.compare(mode, view);
+          this.lastComparison[mode] = check ? { problems: check.problems, position: check.position } : 'unsettled';
+          if (check?.equal) {
+            this.reflectedAt[mode] = check.answeredAt;
+            waiting.delete(mode);
+            onReflected(mode, cpu);
+            return;
+          }
+        }
+        await sleep(POLL_CHANGE_EVERY_MS);
       }
-      await sleep(POLL_CHANGE_EVERY_MS);
-    }
+    };
+    await Promise.all(
+      MODES.map((mode) =>
+        watch(mode).catch((error: unknown) => {
+          // One mode timed out or failed: the other stops watching too.
+          this.stopWatching = true;
+          throw error;
+        }),
+      ),
+    );
   }
 
   /**
@@ -371,14 +484,22 @@ class ComparisonRun {
       for (const name of this.scenario.checkedViews) {
         const logic = name === this.scenario.change.view ? changedLogic : 'old';
         const view = (logic === 'new' ? this.newCatalog : this.oldCatalog).views.get(name)!;
-        const deadline = Date.now() + 30_000;
+        const deadline = Date.now() + 30_000 + this.historyAllowanceMs;
         for (;;) {
+          // The cheap probe first: over a long history a whole read and its truth cost seconds.
+          const probed = await probePosition(this.instances[mode].url, name).catch(() => undefined);
+          if (!probed || !this.ends.every((end, p) => (probed[p] ?? 0) >= end)) {
+            if (Date.now() > deadline) throw new TimeoutError(`${mode} did not catch up with the log for ${name} within ${deadline - atMs - this.startedAt} ms` + this.lastErrorText());
+            await sleep(100);
+            continue;
+          }
+          if (this.options.history) this.caughtUpAt[mode] ??= Date.now();
           const check = await this.compare(mode, view);
           if (check && this.ends.every((end, p) => (check.position[p] ?? 0) >= end)) {
             modes[mode].push({ view: name, logic, equal: check.equal, windows: check.windows, problems: check.problems.slice(0, 5) });
             break;
           }
-          if (Date.now() > deadline) throw new TimeoutError(`${mode} did not catch up with the log for ${name} within 30 s` + this.lastErrorText());
+          if (Date.now() > deadline) throw new TimeoutError(`${mode} did not catch up with the log for ${name} within ${deadline - atMs - this.startedAt} ms` + this.lastErrorText());
           await sleep(100);
         }
       }

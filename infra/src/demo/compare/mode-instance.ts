@@ -5,8 +5,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { PlatformError, TimeoutError, type ViewDefinition } from '@lambda/core';
-import type { AppendReply, CpuReply, Mode, ModeReady, ModeReply, ModeRequest, MovingParts, ReprocessSummary } from './mode-protocol.js';
+import { PlatformError, TimeoutError } from '@lambda/core';
+import type { AppendReply, CpuReply, Mode, ModeReady, ModeReply, ModeRequest, MovingParts } from './mode-protocol.js';
 
 /** Distributes Omit over the request union, so each request is written without its id. */
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
@@ -86,10 +86,6 @@ export class ModeInstance {
 
   movingParts(): Promise<MovingParts> {
     return this.request({ type: 'moving-parts' }) as Promise<MovingParts>;
-  }
-
-  reprocess(view: string, definition: ViewDefinition): Promise<ReprocessSummary> {
-    return this.request({ type: 'reprocess', view, definition }) as Promise<ReprocessSummary>;
   }
 
   /** Stops the platform cleanly; kills the process if it does not end within `timeoutMs`. */

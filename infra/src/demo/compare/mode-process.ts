@@ -10,22 +10,19 @@ import { Server } from 'node:net';
 import { join } from 'node:path';
 import {
   Metrics,
-  PlatformError,
   UnknownJobError,
   archiveJobName,
   createLogger,
   loadConfig,
   recomputeJobName,
-  type ViewDefinition,
 } from '@lambda/core';
 import { createAllInOne, type AllInOne } from '../../all-in-one.js';
-import type { AppendReply, CpuReply, ModeReady, ModeReply, ModeRequest, MovingParts, ReprocessSummary } from './mode-protocol.js';
+import type { AppendReply, CpuReply, ModeReady, ModeReply, ModeRequest, MovingParts } from './mode-protocol.js';
 
 /** What the Kappa work adds to the all-in-one platform, as far as the demo uses it. */
 type Platform = AllInOne & {
   kappaViews?: ReadonlySet<string>;
   compactor?: unknown;
-  reprocess?(view: string, definition?: ViewDefinition): Promise<ReprocessSummary>;
 };
 
 const config = loadConfig();
@@ -80,6 +77,15 @@ function osThreads(): number {
   }
 }
 
+/** Bytes read through system calls so far (Linux's `rchar`, page cache hits included); 0 where /proc is absent. */
+function bytesRead(): number {
+  try {
+    return Number(/^rchar:\s+(\d+)/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
 async function countFiles(directory: string): Promise<number> {
   let count = 0;
   const entries = await readdir(directory, { withFileTypes: true, recursive: true }).catch(() => []);
@@ -96,16 +102,10 @@ async function handle(request: ModeRequest): Promise<unknown> {
     }
     case 'cpu': {
       const { user, system } = process.cpuUsage();
-      return { user, system } satisfies CpuReply;
+      return { user, system, maxRssBytes: process.resourceUsage().maxRSS * 1024, readBytes: bytesRead() } satisfies CpuReply;
     }
     case 'moving-parts':
       return movingParts();
-    case 'reprocess': {
-      if (typeof platform.reprocess !== 'function') throw new PlatformError('this platform cannot reprocess a view');
-      const result = await platform.reprocess(request.view, request.definition);
-      const { view, generation, startedAt, switchedAt, durationMs, recordsReplayed, recordsFromArchive } = result;
-      return { view, generation, startedAt, switchedAt, durationMs, recordsReplayed, recordsFromArchive } satisfies ReprocessSummary;
-    }
     case 'close':
       await platform.close();
       setImmediate(() => process.exit(0));

@@ -3,7 +3,7 @@
  * `child_process.fork`). Each mode runs in its own process so its CPU time is measured cleanly: one
  * process's `process.cpuUsage()` covers its main thread and its worker threads, and nothing else.
  */
-import type { AppendedRecord, ViewDefinition } from '@lambda/core';
+import type { AppendedRecord } from '@lambda/core';
 
 export type Mode = 'lambda' | 'kappa';
 
@@ -12,7 +12,6 @@ export type ModeRequest =
   | { id: number; type: 'append'; topic: string; messages: { key: string | null; value: string }[] }
   | { id: number; type: 'cpu' }
   | { id: number; type: 'moving-parts' }
-  | { id: number; type: 'reprocess'; view: string; definition: ViewDefinition }
   | { id: number; type: 'close' };
 
 export type ModeReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
@@ -29,10 +28,14 @@ export interface AppendReply {
   appendedAt: number;
 }
 
-/** CPU time of the mode's process so far, microseconds (process.cpuUsage). */
+/** CPU time of the mode's process so far, microseconds (process.cpuUsage), with its memory and reads. */
 export interface CpuReply {
   user: number;
   system: number;
+  /** The process's peak resident memory so far, bytes (`process.resourceUsage().maxRSS`). */
+  maxRssBytes: number;
+  /** Bytes the process read so far through system calls (`rchar` of /proc/self/io: files and sockets); 0 where absent. */
+  readBytes: number;
 }
 
 /** What one mode's platform instance actually started, read from the running process. */
@@ -53,7 +56,7 @@ export interface MovingParts {
   lakeObjects: number;
 }
 
-/** The subset of a reprocess result the demo reports. */
+/** The subset of a reprocess result the demo reports (the driver runs reprocesses over the API: reprocess-over-api.ts). */
 export interface ReprocessSummary {
   view: string;
   generation: number;

@@ -72,6 +72,13 @@ export function renderMarkdown(result: ComparisonResult): string {
       `Each mode ran in its own process on the embedded adapters and got the same events in the same order.`,
     '',
   );
+  if (result.history) {
+    const { count, valid, byKind } = result.history;
+    lines.push(
+      `Both modes started from the same pre-built history of ${count} events (${valid} valid; ${describeKinds(byKind)}), already folded by each mode's own platform; its events are in the counts above.`,
+      '',
+    );
+  }
   lines.push(`Logic change of \`${scenario.changedView}\` at ${seconds(result.changeAtMs)}: ${scenario.change}.`, '');
 
   lines.push('## 1. Answers against the truth', '');
@@ -103,6 +110,9 @@ export function renderMarkdown(result: ComparisonResult): string {
   lines.push(`| the platform's reprocess: switched after | ${both((mode) => ms(reprocessOf(result, mode, (r) => r.switchedAt - r.startedAt)))} |`);
   lines.push(`| records the new generation covers (of them, read from the lake) | ${both((mode) => replayed(result, mode))} |`);
   lines.push(`| CPU time from the change to its reflection | ${both((mode) => ms(result.modes[mode].cpuMs.duringChange))} |`);
+  lines.push(`| records from the log / from the lake | ${both((mode) => `${result.modes[mode].reads.logRecords} (${bytes(result.modes[mode].reads.logBytes)}) / ${result.modes[mode].reads.lakeRecords} (${bytes(result.modes[mode].reads.lakeBytes)})`)} |`);
+  lines.push(`| bytes the process read meanwhile (rchar) | ${both((mode) => (result.modes[mode].reads.measuredBytes === null ? 'n/a' : bytes(result.modes[mode].reads.measuredBytes!)))} |`);
+  lines.push(`| freshness during the change, p50 / p99 (samples) | ${both((mode) => freshnessDuringChange(result, mode))} |`);
   lines.push('');
 
   lines.push('## 4. Cost', '');
@@ -110,6 +120,7 @@ export function renderMarkdown(result: ComparisonResult): string {
   const parts = [...new Set(MODES.flatMap((mode) => Object.keys(result.modes[mode].storage.byPart)))].sort();
   lines.push(`| | ${both((mode) => TITLES[mode])} |`, `| --- | ${both(() => '---')} |`);
   lines.push(`| CPU time | ${both((mode) => ms(result.modes[mode].cpuMs.total))} |`);
+  lines.push(`| peak memory (maxRSS) | ${both((mode) => bytes(result.modes[mode].peakRssBytes))} |`);
   for (const part of parts) lines.push(`| storage: ${part}/ | ${both((mode) => bytes(result.modes[mode].storage.byPart[part] ?? 0))} |`);
   lines.push(`| storage: total | ${both((mode) => bytes(result.modes[mode].storage.totalBytes))} |`);
   lines.push('', '![CPU time](cpu.svg)', '', '![Storage](storage.svg)', '');
@@ -137,6 +148,11 @@ function reprocessOf(result: ComparisonResult, mode: Mode, pick: (reprocess: Non
 function replayed(result: ComparisonResult, mode: Mode): string {
   const reprocess = result.modes[mode].reprocess;
   return reprocess ? `${reprocess.recordsReplayed} (${reprocess.recordsFromArchive})` : 'n/a';
+}
+
+function freshnessDuringChange(result: ComparisonResult, mode: Mode): string {
+  const { p50Ms, p99Ms, samples } = result.modes[mode].freshnessDuringChange;
+  return `${ms(p50Ms)} / ${ms(p99Ms)} (${samples})`;
 }
 
 function describeKinds(byKind: Record<string, number>): string {

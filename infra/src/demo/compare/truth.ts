@@ -27,6 +27,25 @@ export class TruthTable {
     );
   }
 
+  /**
+   * Adds the rows of archive Parquet files (the pre-built history, archived by the batch layer's own
+   * archiver, so exactly the records its decoder accepts); DuckDB reads them, no row passes through JS.
+   * Returns how many rows were added.
+   */
+  async addParquet(files: readonly string[]): Promise<number> {
+    if (files.length === 0) return 0;
+    const fields = this.source.fieldNames.map((field) => `"${field}"`);
+    const list = `[${files.map((file) => `'${file.replaceAll("'", "''")}'`).join(', ')}]`;
+    return this.engine.withConnection(async (connection) => {
+      const before = await connection.runAndReadAll(`SELECT count(*)::BIGINT FROM ${this.name}`);
+      await connection.run(
+        `INSERT INTO ${this.name} SELECT _partition, _offset, _timestamp, _event_time, ${fields.join(', ')} FROM read_parquet(${list})`,
+      );
+      const after = await connection.runAndReadAll(`SELECT count(*)::BIGINT FROM ${this.name}`);
+      return Number(after.getRows()[0]![0]) - Number(before.getRows()[0]![0]);
+    });
+  }
+
   /** Adds the valid ones of `records`; returns how many were valid. */
   async add(records: readonly LogRecord[]): Promise<number> {
     let valid = 0;

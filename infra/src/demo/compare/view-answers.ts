@@ -49,10 +49,19 @@ export async function readWholeView(baseUrl: string, view: string): Promise<Whol
   return { windows, provenance, positions };
 }
 
-/** An answer's freshness (ms), from a one-key read: the cheap probe the demo samples. */
-export async function sampleFreshness(baseUrl: string, view: string): Promise<number | null> {
+/** An answer's freshness (ms) and the position it counts, from a one-key read: the cheap probe the demo samples. */
+export async function sampleFreshness(baseUrl: string, view: string): Promise<{ freshnessMs: number | null; position: number[] }> {
   const page = await getJson<{ provenance: Provenance }>(baseUrl, `/views/${encodeURIComponent(view)}/keys`, { limit: '1' });
-  return page.provenance.freshnessMs;
+  return { freshnessMs: page.provenance.freshnessMs, position: page.provenance.position };
+}
+
+/**
+ * The position (per partition) an answer counts now, from a one-key read: the cheap probe that tells
+ * whether a mode caught up, before reading a whole view of a long history.
+ */
+export async function probePosition(baseUrl: string, view: string): Promise<number[]> {
+  const page = await getJson<{ provenance: Provenance }>(baseUrl, `/views/${encodeURIComponent(view)}/keys`, { limit: '1' });
+  return page.provenance.position;
 }
 
 async function getJson<T>(baseUrl: string, path: string, query: Record<string, string | string[]>): Promise<T> {
