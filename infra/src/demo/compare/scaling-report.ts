@@ -35,35 +35,31 @@ export async function writeScalingReport(result: ScalingResult, directory: strin
 }
 
 export function reflectionChart(result: ScalingResult): string {
-  return logLogChart({
-    title: 'Time until the logic change shows over all history',
-    xLabel: 'events in the history (log scale)',
-    yLabel: 'seconds (log scale)',
-    formatX: formatCount,
-    formatY: secondsLabel,
-    series: MODES.map((mode) => ({
-      name: TITLES[mode],
-      color: COLORS[mode],
-      points: result.points.flatMap((point) => {
-        const value = point.modes[mode].reflectedAfterMs;
-        return value === null ? [] : [{ x: point.history, y: value / 1000 }];
-      }),
-    })),
-  });
+  return secondsAgainstHistory(result, 'Time until the logic change shows over all history', 'seconds (log scale)', (mode) => mode.reflectedAfterMs);
 }
 
 export function changeCpuChart(result: ScalingResult): string {
+  return secondsAgainstHistory(result, 'CPU time from the change to its reflection', 'CPU seconds (log scale)', (mode) => mode.cpuDuringChangeMs);
+}
+
+/** A log-log chart of one measure in seconds against history size, a line per mode (sizes without it left out). */
+function secondsAgainstHistory(
+  result: ScalingResult,
+  title: string,
+  yLabel: string,
+  millisecondsOf: (measures: ScalingResult['points'][number]['modes'][Mode]) => number | null,
+): string {
   return logLogChart({
-    title: 'CPU time from the change to its reflection',
+    title,
     xLabel: 'events in the history (log scale)',
-    yLabel: 'CPU seconds (log scale)',
+    yLabel,
     formatX: formatCount,
     formatY: secondsLabel,
     series: MODES.map((mode) => ({
       name: TITLES[mode],
       color: COLORS[mode],
       points: result.points.flatMap((point) => {
-        const value = point.modes[mode].cpuDuringChangeMs;
+        const value = millisecondsOf(point.modes[mode]);
         return value === null ? [] : [{ x: point.history, y: value / 1000 }];
       }),
     })),
