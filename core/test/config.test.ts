@@ -49,6 +49,13 @@ describe('loadConfig', () => {
       expect(() => loadConfig({ env: { MAX_INGEST_BYTES: '10' } })).toThrow(/http\.maxIngestBytes/);
     });
 
+    it("should bound the batch layer's DuckDB only when told to, refusing a size it cannot read", () => {
+      expect(loadConfig({ env: {} }).batchLayer).not.toHaveProperty('memoryLimit');
+      expect(loadConfig({ env: { BATCH_MEMORY_LIMIT: '1GB', BATCH_THREADS: '1' } }).batchLayer).toMatchObject({ memoryLimit: '1GB', threads: 1 });
+      expect(() => loadConfig({ env: { BATCH_MEMORY_LIMIT: 'lots' } })).toThrow(/batchLayer\.memoryLimit/);
+      expect(() => loadConfig({ env: { BATCH_THREADS: '0' } })).toThrow(/batchLayer\.threads/);
+    });
+
     it('should keep Kafka topic auto-creation off unless KAFKA_SERVER_AUTO_CREATE_TOPICS turns it on', () => {
       expect(loadConfig({ env: {} }).kafkaServer.autoCreateTopics).toBe(false);
       expect(loadConfig({ env: { KAFKA_SERVER_AUTO_CREATE_TOPICS: 'true' } }).kafkaServer.autoCreateTopics).toBe(true);

@@ -17,6 +17,8 @@ const list = z.union([
   z.string().transform((text) => text.split(',').map((item) => item.trim()).filter((item) => item.length > 0)),
 ]);
 const port = integer(0, 65_535);
+/** A size as DuckDB takes it, such as '512MB' or '2GiB'. */
+const memorySize = z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, "must be a size such as '512MB' or '2GiB'");
 /** Milliseconds, or a duration such as '30s', '1m'. */
 const duration = z.union([z.number(), z.string()]).transform((value, context) => {
   try {
@@ -211,6 +213,17 @@ export const configSchema = z
         fanOut: z.enum(['none', 'bullmq']).default('none'),
         /** Partition jobs each process runs at once (batch-layer and batch-worker processes); 0: none in the batch layer. */
         partitionConcurrency: integer(0, 64).default(1),
+        /**
+         * DuckDB's memory limit for a recompute (and a batch worker's partition jobs): past it DuckDB spills
+         * to disk under the data directory, so a growing lake costs time, not memory. Unset: DuckDB's own
+         * limit, 80% of the machine's memory.
+         */
+        memoryLimit: memorySize.optional(),
+        /**
+         * DuckDB's threads for a recompute. Unset: one per core. Fewer leaves cores to a speed layer in the
+         * same process, whose live answers would otherwise wait while a large lake is scanned.
+         */
+        threads: integer(1, 64).optional(),
       })
       .strict()
       .prefault({}),
@@ -272,10 +285,7 @@ export const configSchema = z
         /** How long one query may run before it is stopped. */
         timeout: duration.default(10_000),
         /** DuckDB's memory limit for the loaded views and the query together, e.g. '1GB'. */
-        memoryLimit: z
-          .string()
-          .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, "must be a size such as '512MB' or '2GiB'")
-          .default('1GB'),
+        memoryLimit: memorySize.default('1GB'),
         /** The most rows one answer holds; past it the answer is cut and says so. */
         maxRows: integer(1, 1_000_000).default(10_000),
         /** Queries per minute per token (per client address without a token). */

@@ -56,6 +56,8 @@ export const ENVIRONMENT_VARIABLES = {
   CLEANUP_GRACE: 'batchLayer.cleanupGrace',
   RECOMPUTE_FAN_OUT: 'batchLayer.fanOut',
   PARTITION_WORKERS: 'batchLayer.partitionConcurrency',
+  BATCH_MEMORY_LIMIT: 'batchLayer.memoryLimit',
+  BATCH_THREADS: 'batchLayer.threads',
   KAPPA_VIEWS: 'kappa.views',
   KAPPA_COMPACT_EVERY: 'kappa.compactEvery',
   CATALOG_FILE: 'catalog.file',

@@ -14,6 +14,7 @@ import {
   describePartitionTask,
   type PartitionResult,
   type PartitionTask,
+  type DuckDbOptions,
 } from '@lambda/batch-layer';
 import { createServer, listen, type ReprocessService, type RunningServer } from '@lambda/serving-layer';
 import { KappaCompactor, Reprocessor, SpeedLayer } from '@lambda/speed-layer';
@@ -74,6 +75,7 @@ export async function createBatchLayer(
     metrics,
     workDirectory: join(resolve(config.dataDir), 'batch-work'),
     lakeCacheDir: resolve(config.lake.s3.cacheDir ?? join(config.dataDir, 'lake-cache')),
+    duckdb: batchDuckDbOptions(config),
     repeat: config.batchLayer.recomputeCron ? { cron: config.batchLayer.recomputeCron } : { everyMs: config.batchLayer.recomputeEvery },
     cleanupGraceMs: config.batchLayer.cleanupGrace,
     fanOut,
@@ -82,6 +84,12 @@ export async function createBatchLayer(
     await fanOut?.tasks.close();
     throw error;
   });
+}
+
+/** The batch layer's DuckDB settings, for a recompute and a batch worker alike. */
+function batchDuckDbOptions(config: PlatformConfig): DuckDbOptions {
+  const { memoryLimit, threads } = config.batchLayer;
+  return { ...(memoryLimit !== undefined && { memoryLimit }), ...(threads !== undefined && { threads }) };
 }
 
 /** The partition queue on the BullMQ scheduler's Redis, under its key prefix. */
@@ -161,7 +169,7 @@ export async function createPartitionWorker(
   { logger }: LayerDependencies,
 ): Promise<{ worker: BullmqTaskWorker<PartitionTask, PartitionResult>; close(): Promise<void> }> {
   const workDirectory = join(resolve(config.dataDir), 'batch-worker-work');
-  const engine = await DuckDbEngine.create({ tempDirectory: join(workDirectory, 'duckdb') });
+  const engine = await DuckDbEngine.create({ tempDirectory: join(workDirectory, 'duckdb'), ...batchDuckDbOptions(config) });
   try {
     const query = new PartitionQuery({ engine, lake, catalog, lakeCacheDir: resolve(config.lake.s3.cacheDir ?? join(config.dataDir, 'lake-cache')), logger });
     const worker = await BullmqTaskWorker.open<PartitionTask, PartitionResult>(
