@@ -72,8 +72,13 @@ export const HAND_WRITTEN_DEMO: Record<string, { view: string; sql: string }> = 
   },
 };
 
+/** The sides' DuckDB settings, with a folder to spill to (as the batch layer has) past a memory limit. */
+function duckDbSettings(input: DemoSideInput): DuckDbOptions {
+  return { tempDirectory: join(input.directory, `duckdb-spill-${input.round}`), ...input.duckdb };
+}
+
 async function handWritten(input: DemoSideInput): Promise<Omit<DemoSideResult, 'maxRssBytes'>> {
-  const engine = await DuckDbEngine.create(input.duckdb);
+  const engine = await DuckDbEngine.create(duckDbSettings(input));
   const parts: Record<string, number> = {};
   const rows: Record<string, number> = {};
   try {
@@ -94,7 +99,7 @@ async function recompute(input: DemoSideInput): Promise<Omit<DemoSideResult, 'ma
   const logger = silentLogger();
   const log = await EmbeddedEventLog.open({ directory: input.logDirectory, fsync: 'never' });
   const lake = await LocalLake.open({ directory: join(input.directory, 'lake') });
-  const engine = await DuckDbEngine.create(input.duckdb);
+  const engine = await DuckDbEngine.create(duckDbSettings(input));
   const catalog = demoCatalog();
   const archiver = new Archiver({ eventLog: log, lake, engine, workDirectory: join(input.directory, 'work'), logger });
   const storeDirectory = join(input.directory, `batch-demo-views-${input.round}`);
@@ -130,6 +135,6 @@ async function recompute(input: DemoSideInput): Promise<Omit<DemoSideResult, 'ma
 const [side, json] = process.argv.slice(2);
 if (side !== 'recompute' && side !== 'hand-written') throw new PlatformError(`unknown side "${side}": recompute or hand-written`);
 const input = JSON.parse(json!) as DemoSideInput;
-const result = side === 'recompute' ? await recompute(input) : await handWritten(input);
+const result = await (side === 'recompute' ? recompute(input) : handWritten(input)).finally(() => rm(duckDbSettings(input).tempDirectory!, { recursive: true, force: true }));
 // maxRSS is in kilobytes.
 console.log(JSON.stringify({ ...result, maxRssBytes: process.resourceUsage().maxRSS * 1024 } satisfies DemoSideResult));
