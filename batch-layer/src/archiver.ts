@@ -22,7 +22,7 @@ import {
   type Logger,
 } from '@lambda/core';
 import type { DuckDbEngine } from './duckdb-engine.js';
-import { writeParquet, type ArchiveRow } from './parquet-writer.js';
+import { writeParquet, type AppendRow } from './parquet-writer.js';
 
 export interface ArchiverOptions {
   eventLog: EventLog;
@@ -117,13 +117,13 @@ export class Archiver {
     for (let partition = 0; partition < partitions; partition++) {
       let offset = from[partition]!;
       while (offset < ends[partition]!) {
-        const { rows, next } = await this.readRange(source, partition, offset, ends[partition]!);
-        if (next === offset) {
+        const { file, next } = await this.writeFile(source, partition, offset, ends[partition]!);
+        if (!file) {
           // The log had no record where it should have (a gap, or retention racing us): stop rather than spin.
           logger.error({ topic, partition, offset }, 'the log returned no record below its end offset; archiving of this partition stops here');
           break;
         }
-        files[partition]!.push(await this.writeFile(source, partition, offset, next, rows));
+        files[partition]!.push(file);
         written++;
         progress.recordsDone += next - offset;
         onProgress?.({ ...progress });
@@ -135,10 +135,28 @@ export class Archiver {
     return { archivedTo: archived, files, filesWritten: written, records: progress.recordsTotal };
   }
 
-  /** Reads records from `from` until `end` or a full file, keeping the valid ones. */
-  private async readRange(source: CompiledSource, partition: number, from: number, end: number): Promise<{ rows: ArchiveRow[]; next: number }> {
+  /**
+   * Writes the next archive file of a partition: the valid records from `from` until `end` or a full
+   * file, decoded straight into the Parquet writer. No file when the log returned no record there.
+   */
+  private async writeFile(source: CompiledSource, partition: number, from: number, end: number): Promise<{ file?: ArchiveFile; next: number }> {
+    const temporary = join(this.options.workDirectory, `archive-${randomUUID()}.parquet`);
+    try {
+      const next = await this.options.engine.withConnection((connection) =>
+        writeParquet(connection, source, temporary, (append) => this.readRange(source, partition, from, end, append)),
+      );
+      if (next === from) return { next };
+      const key = archiveKey(source.topic, partition, from, next);
+      const { etag, size } = await this.options.lake.put(key, createReadStream(temporary));
+      return { file: { key, partition, from, to: next, etag, size }, next };
+    } finally {
+      await rm(temporary, { force: true });
+    }
+  }
+
+  /** Reads records from `from` until `end` or a full file, appending the valid ones; resolves with the offset after the last read. */
+  private async readRange(source: CompiledSource, partition: number, from: number, end: number, append: AppendRow): Promise<number> {
     const limit = this.options.maxRecordsPerFile ?? 500_000;
-    const rows: ArchiveRow[] = [];
     let next = from;
     while (next < end && next - from < limit) {
       const page = await this.options.eventLog.read(source.topic, partition, next, { maxBytes: 8 * 1024 * 1024, maxRecords: Math.min(limit - (next - from), end - next) });
@@ -146,22 +164,10 @@ export class Archiver {
       for (const record of page.records) {
         if (record.offset >= end) break;
         const decoded = source.decode(record);
-        if (decoded.ok) rows.push({ ...decoded.row, key: record.key?.toString('utf8') ?? null, value: record.value.toString('utf8') });
+        if (decoded.ok) append(decoded.row, record.key?.toString('utf8') ?? null, record.value.toString('utf8'));
         next = record.offset + 1;
       }
     }
-    return { rows, next };
-  }
-
-  private async writeFile(source: CompiledSource, partition: number, from: number, to: number, rows: ArchiveRow[]): Promise<ArchiveFile> {
-    const temporary = join(this.options.workDirectory, `archive-${randomUUID()}.parquet`);
-    try {
-      await this.options.engine.withConnection((connection) => writeParquet(connection, source, rows, temporary));
-      const key = archiveKey(source.topic, partition, from, to);
-      const { etag, size } = await this.options.lake.put(key, createReadStream(temporary));
-      return { key, partition, from, to, etag, size };
-    } finally {
-      await rm(temporary, { force: true });
-    }
+    return next;
   }
 }

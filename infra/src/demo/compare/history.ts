@@ -8,6 +8,13 @@
  * Archiving is the batch layer's ordinary continuous work, not part of the logic change, so the lake comes
  * pre-archived too.
  *
+ * Building it has three phases, each timed in the summary: generating and appending the events, archiving
+ * them, and each mode folding them. The modes fold side by side, Lambda's speed layer first and its batch
+ * layer's recompute once at the end (see `FOLD_SETTINGS`), so the fold grows with the history, not with
+ * its square. Lambda's speed layer folds the whole log all the same: a batch horizon is always a slice edge
+ * (see the batch layer's `chooseHorizon`), and only the speed layer cuts slices, so no batch version can
+ * cover the history before the speed layer has folded it.
+ *
  * The log is filled through the embedded log's own `append` (same partitioner as the platform's) and the
  * lake by the batch layer's own `Archiver` (same decoder, so a malformed record is left out exactly as the
  * speed layer dead-letters it): the cache cannot disagree with the platform about which records count.
@@ -22,16 +29,27 @@ import { Archiver, DuckDbEngine } from '@lambda/batch-layer';
 import { Catalog, EmbeddedEventLog, LocalLake, MASTER_PREFIX, TimeoutError, silentLogger, type CompiledSource } from '@lambda/core';
 import type { Scenario } from '../scenarios/scenario.js';
 import { diskUsage } from './disk-usage.js';
-import { modeEnvironment } from './mode-environment.js';
+import { CLEANUP_GRACE_MS, modeEnvironment, type ModeSettings } from './mode-environment.js';
 import { ModeInstance } from './mode-instance.js';
 import type { Mode } from './mode-protocol.js';
+import { recomputeOverApi } from './recompute-over-api.js';
 import { probePosition } from './view-answers.js';
 
 /** Bumped when the history's layout or generation changes, so old cache entries are not reused. */
-const FORMAT = 3;
+const FORMAT = 4;
 const MODES: readonly Mode[] = ['lambda', 'kappa'];
-/** The platforms' settings while they fold the history (the run's own settings apply from its start). */
-const FOLD_SETTINGS = { batchIntervalMs: 250, recomputeEveryMs: 5000, compactEveryMs: 5000 };
+/**
+ * The platforms' settings while they fold the history (the run's own settings apply from its start).
+ * Lambda recomputes once, when its speed layer has folded everything (see `foldInModes`), not on a
+ * schedule: a recompute every few seconds over a lake that grows with the fold repeats a scan of all that
+ * was folded so far, so its cost grows with the square of the history (at 20 M it took half of Lambda's
+ * CPU and, on two cores, slowed Kappa's fold beside it). Kappa's compaction merges only the slices cut
+ * since the last one into a version of bounded size, so it keeps its schedule.
+ */
+const FOLD_SETTINGS: Record<Mode, ModeSettings> = {
+  lambda: { batchIntervalMs: 250, recomputeEveryMs: 24 * 60 * 60 * 1000, compactEveryMs: 5000 },
+  kappa: { batchIntervalMs: 250, recomputeEveryMs: 5000, compactEveryMs: 5000 },
+};
 /** The history's event time ends here: a fixed instant, so every build of one seed is the same. */
 export const HISTORY_END = Date.UTC(2026, 0, 1);
 /** Event time the history spans, whatever its size: a bounded number of windows per view. */
@@ -200,9 +218,11 @@ async function archiveHistory(directory: string, source: CompiledSource, progres
 }
 
 /**
- * Each mode's platform, started on a copy of the history, folds it (Lambda's speed and batch layers,
- * Kappa's speed layer and compactor) until every view counts the whole log, then stops cleanly, leaving its
- * data directory (log with committed offsets, views, lake) as the state a run starts from.
+ * Each mode's platform, started on a copy of the history, folds it (Lambda's speed layer, Kappa's speed
+ * layer and compactor) until every view counts the whole log; Lambda's batch layer then recomputes every
+ * view once over the lake, as its schedule would have by now. Each then stops cleanly, leaving its data
+ * directory (log with committed offsets, views, lake) as the state a run starts from. The modes fold side
+ * by side: each speed layer folds in one thread, so on two cores they take about as long together as one.
  */
 async function foldInModes(directory: string, scenario: Scenario, ends: number[], progress: (progress: HistoryProgress) => void): Promise<Record<Mode, number>> {
   const catalogFile = join(directory, 'catalog.json');
@@ -217,7 +237,7 @@ async function foldInModes(directory: string, scenario: Scenario, ends: number[]
       const dataDirectory = join(directory, 'modes', mode);
       await copyData(join(directory), dataDirectory, ['log', 'lake']);
       const started = performance.now();
-      const instance = await ModeInstance.start({ mode, env: modeEnvironment(mode, dataDirectory, catalogFile, FOLD_SETTINGS), logFile: join(directory, `${mode}-fold.log`) });
+      const instance = await ModeInstance.start({ mode, env: modeEnvironment(mode, dataDirectory, catalogFile, FOLD_SETTINGS[mode]), logFile: join(directory, `${mode}-fold.log`) });
       try {
         for (const view of Catalog.compile(scenario.catalog).views.keys()) {
           for (;;) {
@@ -228,6 +248,12 @@ async function foldInModes(directory: string, scenario: Scenario, ends: number[]
             if (Date.now() > deadline) throw new TimeoutError(`the ${mode} platform did not fold the history in time (see ${join(directory, `${mode}-fold.log`)})`);
             await new Promise((resolve) => setTimeout(resolve, 250));
           }
+        }
+        if (mode === 'lambda') {
+          await recomputeOverApi(instance.url, { deadline });
+          // The slices the version covers are deleted a grace period after it is published, and stopping
+          // cancels that: waited out, the state a run copies holds no slice the batch version covers.
+          await new Promise((resolve) => setTimeout(resolve, CLEANUP_GRACE_MS + 1000));
         }
         return Math.round(performance.now() - started);
       } finally {

@@ -4,6 +4,12 @@
  */
 import type { Mode } from './mode-protocol.js';
 
+/**
+ * How long after publishing a batch version the batch layer deletes the slices it covers (`CLEANUP_GRACE`):
+ * short, as no reader of the demo holds an older version for long.
+ */
+export const CLEANUP_GRACE_MS = 1000;
+
 export interface ModeSettings {
   batchIntervalMs: number;
   recomputeEveryMs: number;
@@ -24,7 +30,7 @@ export function modeEnvironment(mode: Mode, dataDirectory: string, catalogFile: 
     SPEED_WORKERS: '0',
     BATCH_INTERVAL_MS: String(settings.batchIntervalMs),
     RECOMPUTE_EVERY: String(settings.recomputeEveryMs),
-    CLEANUP_GRACE: '1000',
+    CLEANUP_GRACE: String(CLEANUP_GRACE_MS),
     ...(mode === 'kappa' ? { KAPPA_VIEWS: '*', KAPPA_COMPACT_EVERY: String(settings.compactEveryMs) } : {}),
   };
 }
