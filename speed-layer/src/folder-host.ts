@@ -14,7 +14,8 @@ export interface FoldExecutor {
    * then proposes the slice writes of everything folded since the last proposal.
    */
   fold(topic: string, partition: number, upTo: number, now: number): Promise<FoldResult>;
-  settle(topic: string, partition: number, now: number): Promise<void>;
+  /** The writes of the last fold's proposal landed: its ends take effect. */
+  settle(topic: string, partition: number): Promise<void>;
   /**
    * Says the log has acknowledged records up to `endOffset`: the folder folds them in the background,
    * so a micro-batch finds most of its records already folded. Nothing waits for it.
@@ -39,7 +40,7 @@ interface Hosted {
   topic: string;
   partition: number;
   bound: number;
-  /** Set from a micro-batch's read until its proposal settles (or a restore). */
+  /** Set while a micro-batch reads and proposes (or a restore runs). */
   paused: boolean;
   tailing: Promise<void> | undefined;
 }
@@ -73,20 +74,22 @@ export class FolderHost implements FoldExecutor {
     const from = folder.readFrom;
     // Each record is folded as it is read, never gathered: all it allocates dies young.
     if (from < upTo) await this.read(topic, partition, from, upTo, { maxRecords: this.options.maxRecordsPerPartition, maxBytes: MAX_READ_BYTES }, (record) => folder.foldRecord(record));
-    // Stays paused: nothing is folded into slices whose writes are on their way, until settle.
-    return folder.propose(now);
+    const proposal = folder.propose(now);
+    // Folds on while the main thread writes the proposal: the writes carry copies of the states, and
+    // what is folded now goes into the next proposal. Waiting for the writes idled this thread for a
+    // sixth of a backlog's time.
+    this.resume(hosted);
+    return proposal;
   }
 
-  async settle(topic: string, partition: number, now: number): Promise<void> {
-    const hosted = this.hosted(topic, partition);
-    hosted.folder.settle(now);
-    this.resume(hosted);
+  async settle(topic: string, partition: number): Promise<void> {
+    this.hosted(topic, partition).folder.settle();
   }
 
   hint(topic: string, partition: number, endOffset: number): void {
     const hosted = this.hosted(topic, partition);
     hosted.bound = Math.max(hosted.bound, endOffset);
-    // Never unpauses: a micro-batch holds its folder from its read until its writes settle.
+    // Never unpauses: a micro-batch holds its folder while it reads and proposes.
     this.kick(hosted);
   }
 
@@ -101,7 +104,7 @@ export class FolderHost implements FoldExecutor {
     await hosted.tailing;
   }
 
-  /** Ends a micro-batch's hold on the folder. */
+  /** Ends a micro-batch's (or a restore's) hold on the folder. */
   private resume(hosted: Hosted): void {
     hosted.paused = false;
     this.kick(hosted);

@@ -13,8 +13,15 @@ interface SliceRow {
 }
 
 export class OpenSlice {
-  /** Window start → key → row: two lookups by value, no key string built per record. */
-  private readonly rows = new Map<number, Map<string, SliceRow>>();
+  /** Key → window start → row: two lookups by value, no key string built per record. */
+  private readonly rows = new Map<string, Map<number, SliceRow>>();
+  /**
+   * The windows of the key asked for last. A record asks for its key's row in every window it falls in
+   * (ten for a ten-minute window sliding by the minute) with the very same key string, which `===`
+   * answers without hashing and comparing the key in the map each time.
+   */
+  private lastKey: string | undefined = undefined;
+  private lastWindows: Map<number, SliceRow> | undefined = undefined;
   private dirty: SliceRow[] = [];
   /** Micro-batches that added records since the slice opened, for the cut policy. */
   microBatches = 0;
@@ -54,10 +61,15 @@ export class OpenSlice {
   };
 
   private row(key: string, windowStart: number, restored?: RowState): SliceRow {
-    let window = this.rows.get(windowStart);
-    if (!window) this.rows.set(windowStart, (window = new Map()));
-    let row = window.get(key);
-    if (!row) window.set(key, (row = { key, windowStart, state: restored ?? this.view.createState(), dirty: false }));
+    let windows = this.lastWindows;
+    if (key !== this.lastKey || !windows) {
+      windows = this.rows.get(key);
+      if (!windows) this.rows.set(key, (windows = new Map()));
+      this.lastKey = key;
+      this.lastWindows = windows;
+    }
+    let row = windows.get(windowStart);
+    if (!row) windows.set(windowStart, (row = { key, windowStart, state: restored ?? this.view.createState(), dirty: false }));
     return row;
   }
 

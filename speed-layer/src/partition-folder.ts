@@ -1,8 +1,10 @@
 /**
  * The speed layer's per-partition core: the open slices of every view of one topic partition. It folds
- * records into them and proposes the slice writes that make the fold durable; the proposal takes effect
- * (ends move, cut slices are replaced) only when `settle` says the writes landed. It runs in the main
- * thread or in a worker thread: everything it takes and returns is plain data.
+ * records into them and proposes the slice writes that make the fold durable; the proposal's ends take
+ * effect only when `settle` says the writes landed. Folding goes on meanwhile, past the proposal: a
+ * proposal's rows are copies of the states (see `OpenSlice.takeDirtyRows`), so what is folded next
+ * changes nothing in writes on their way; it goes into the next proposal. It runs in the main thread or
+ * in a worker thread: everything it takes and returns is plain data.
  */
 import { PlatformError, type CompiledSource, type CompiledView, type LogRecord, type Slice, type ViewRow } from '@lambda/core';
 import { OpenSlice } from './open-slice.js';
@@ -91,9 +93,9 @@ export class PartitionFolder {
     return this.nextOffset ?? Math.min(...this.restored().map((slice) => slice.end));
   }
 
-  /** Whether it can fold: restored, and no proposal waiting for its writes. */
+  /** Whether it can fold: restored (a proposal waiting for its writes does not stop it). */
   get ready(): boolean {
-    return this.slices !== undefined && this.proposals === undefined;
+    return this.slices !== undefined;
   }
 
   /** Per view, the end of its open slice as last settled: every record below it is in its slices. */
@@ -109,7 +111,6 @@ export class PartitionFolder {
 
   /** Folds one record (the next after the last folded, from `readFrom` on) into the open slices. */
   foldRecord(record: LogRecord): void {
-    if (this.proposals) throw new PlatformError(`partition ${this.partition}: the previous fold was neither settled nor restored`, { context: { topic: this.source.topic, partition: this.partition } });
     const decoded = this.source.decode(record);
     if (!decoded.ok) {
       this.invalid.push({ offset: record.offset, timestamp: record.timestamp, key: record.key, value: record.value, headers: record.headers, reason: decoded.reason });
@@ -132,6 +133,7 @@ export class PartitionFolder {
    * slice the policy cuts now (even without new records).
    */
   propose(now: number): FoldResult {
+    if (this.proposals) throw new PlatformError(`partition ${this.partition}: the previous proposal was neither settled nor restored`, { context: { topic: this.source.topic, partition: this.partition } });
     const slices = this.restored();
     const nextOffset = this.nextOffset;
     const proposals: Proposal[] = [];
@@ -144,12 +146,15 @@ export class PartitionFolder {
       if (!advanced && !cut) return;
       proposals.push({ index, end, microBatches, cut });
       writes.push({ slice: { ...slice.toSlice(cut), end }, rows: slice.takeDirtyRows() });
+      // Records folded from now on belong to the slice after the cut one: it opens at once, where the
+      // cut one ends. Should the write fail, a restore from the store discards it.
+      if (cut) slices[index] = new OpenSlice(slice.view, this.partition, end, end, null, now);
     });
-    const result: FoldResult = { partition: this.partition, records: this.folded, nextOffset, invalid: this.invalid, writes };
+    const result: FoldResult = { partition: this.partition, records: this.folded, nextOffset: this.folded > 0 ? nextOffset : null, invalid: this.invalid, writes };
     this.proposals = proposals;
     this.invalid = [];
     this.folded = 0;
-    this.nextOffset = null;
+    // `nextOffset` stays: folding goes on from there, not from the ends, which move only at `settle`.
     return result;
   }
 
@@ -159,14 +164,14 @@ export class PartitionFolder {
     return this.propose(now);
   }
 
-  /** The proposed writes landed: move the ends, and open a new slice where one was cut. */
-  settle(now: number): void {
+  /** The proposed writes landed: move the ends (a cut slice's successor already opened at its end). */
+  settle(): void {
     const slices = this.restored();
     for (const { index, end, microBatches, cut } of this.proposals ?? []) {
+      if (cut) continue;
       const slice = slices[index]!;
       slice.end = end;
       slice.microBatches = microBatches;
-      if (cut) slices[index] = new OpenSlice(slice.view, this.partition, end, end, null, now);
     }
     this.proposals = undefined;
   }

@@ -334,7 +334,7 @@ export class TopicPipeline {
         if (slice.closed) stats.slicesCut++;
       }),
     );
-    await settleAll(results.map((result) => this.executor.settle(topic, result.partition, now)));
+    await settleAll(results.map((result) => this.executor.settle(topic, result.partition)));
 
     // Only now that every slice fed by these records is durable does the group's position move.
     const committed = new Map<number, number>();

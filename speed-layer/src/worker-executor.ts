@@ -120,8 +120,8 @@ export class WorkerExecutor implements FoldExecutor {
     return result;
   }
 
-  async settle(topic: string, partition: number, now: number): Promise<void> {
-    await this.workerOf(partition).call('settle', [topic, partition, now]);
+  async settle(topic: string, partition: number): Promise<void> {
+    await this.workerOf(partition).call('settle', [topic, partition]);
   }
 
   hint(topic: string, partition: number, endOffset: number): void {
