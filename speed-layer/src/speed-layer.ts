@@ -66,6 +66,8 @@ export class SpeedLayer {
   private readonly loop: MicroBatchLoop;
   private hints: NodeJS.Timeout | undefined;
   private readonly metrics;
+  /** The last generation refresh asked for (see `refreshGenerations`). */
+  private refreshing: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private pipelines: TopicPipeline[],
@@ -138,9 +140,17 @@ export class SpeedLayer {
    * Follows a switch of generations (a reprocess): when a view's serving generation changed, stops the
    * loop after its micro-batch in flight, rebuilds every pipeline with the new logic (restored from the
    * store, where the reprocess left the new generation's slices) and starts again if it ran. Resolves
-   * with whether anything changed.
+   * with whether anything changed. Refreshes run one at a time, each reading the generations when its
+   * turn comes: two reprocesses switching at once must not let the refresh that read first, and so saw the
+   * older generations, install them last (the speed layer would fold a retired generation for good).
    */
-  async refreshGenerations(): Promise<boolean> {
+  refreshGenerations(): Promise<boolean> {
+    const refresh = this.refreshing.then(() => this.refreshNow());
+    this.refreshing = refresh.catch(() => undefined);
+    return refresh;
+  }
+
+  private async refreshNow(): Promise<boolean> {
     const { catalog, storage } = await resolveGenerations(this.options.viewStore, this.options.catalog);
     if ([...storage].every(([view, name]) => this.storage.get(view) === name)) return false;
     const running = this.loop.started;
