@@ -54,7 +54,7 @@ for (const workspace of workspaces) {
       failures.push(`${path}: ${firstLine(file.message) || 'the file failed outside any test'}`);
     }
     for (const test of file.assertionResults ?? []) {
-      if (test.status === 'failed') failures.push(`${path} > ${test.fullName}: ${failureLine(test)}`);
+      if (test.status === 'failed') failures.push(`${path} > ${test.fullName}: ${failureLine(test)}${failureDetail(test.failureMessages?.[0])}`);
       if (!NOT_RUN.has(test.status)) continue;
       const titles = test.ancestorTitles ?? [];
       if (!MUST_RUN_FILES.includes(path) && !titles.some((title) => MUST_RUN_SUITE.test(title))) continue;
@@ -77,6 +77,13 @@ function failureLine(test) {
   const line = firstLine(test.failureMessages?.[0]);
   if (!/STACK_TRACE_ERROR/.test(line)) return line;
   return `ran past its time limit (stopped after ${Math.round((test.duration ?? 0) / 1000)} s)`;
+}
+
+/** Where in a test file the failure's stack passes first, indented under its line (vitest's JSON report has no diff). */
+function failureDetail(message) {
+  const lines = String(message ?? '').replace(/\u001b\[[0-9;]*m/g, '').split('\n');
+  const place = lines.find((line) => /\/test\/[^\s)]*\.ts:\d+/.test(line) && !/node_modules/.test(line));
+  return place ? `\n    ${place.trim().slice(0, 300)}` : '';
 }
 
 /** The first non-blank line of a failure message, without terminal colours, cut to a readable length. */
