@@ -45,8 +45,16 @@ interface Hosted {
   tailing: Promise<void> | undefined;
 }
 
-/** Records one background step folds before it lets messages in. */
-const TAIL_STEP_RECORDS = 2000;
+/**
+ * Record bytes a step of reading asks for: under the embedded log's 1 MiB reads of a segment once frame
+ * and record headers are added, so one step takes one read. Steps of 2,000 records (about 220 KB of page
+ * views) used a fifth of each read and read the rest again on the next step: the demo views folded 450
+ * thousand events/s with them, 530 thousand without (5 M events, two workers).
+ */
+export const STEP_BYTES = 768 * 1024;
+
+/** What one background step folds before it lets messages in. */
+const TAIL_STEP = { maxRecords: 100_000, maxBytes: STEP_BYTES };
 
 export class FolderHost implements FoldExecutor {
   private readonly folders = new Map<string, Hosted>();
@@ -120,7 +128,7 @@ export class FolderHost implements FoldExecutor {
     const { folder, topic, partition } = hosted;
     try {
       while (!hosted.paused && folder.readFrom < hosted.bound) {
-        await this.read(topic, partition, folder.readFrom, hosted.bound, { maxRecords: TAIL_STEP_RECORDS, maxBytes: MAX_READ_BYTES }, (record) => folder.foldRecord(record));
+        await this.read(topic, partition, folder.readFrom, hosted.bound, TAIL_STEP, (record) => folder.foldRecord(record));
         await new Promise((resolve) => setImmediate(resolve));
       }
     } catch {

@@ -15,7 +15,7 @@ import {
   type SpeedLayerHealth,
   type ViewStore,
 } from '@lambda/core';
-import { FolderHost, type FoldExecutor, type RecordReader } from './folder-host.js';
+import { FolderHost, STEP_BYTES, type FoldExecutor, type RecordReader } from './folder-host.js';
 import { DEFAULT_SLICE_POLICY, type SlicePolicy } from './slice-policy.js';
 import { TopicPipeline } from './topic-pipeline.js';
 import { WorkerExecutor } from './worker-executor.js';
@@ -262,12 +262,12 @@ async function resolveGenerations(store: ViewStore, catalog: Catalog): Promise<{
   };
 }
 
-/** Reads through the event-log port (in this thread) in pages small enough that their records die young. */
+/** Reads through the event-log port (in this thread) in pages of one read each, small enough that their records die young. */
 export function readThroughPort(log: EventLog): RecordReader {
   return async (topic, partition, from, upTo, limits, visit) => {
     let count = 0;
     for (let offset = from; offset < upTo && count < limits.maxRecords; ) {
-      const page = await log.read(topic, partition, offset, { maxRecords: Math.min(PAGE_RECORDS, limits.maxRecords - count), maxBytes: limits.maxBytes });
+      const page = await log.read(topic, partition, offset, { maxRecords: limits.maxRecords - count, maxBytes: Math.min(STEP_BYTES, limits.maxBytes) });
       for (const record of page.records) {
         if (record.offset >= upTo) return count;
         visit(record);
@@ -279,5 +279,3 @@ export function readThroughPort(log: EventLog): RecordReader {
     return count;
   };
 }
-
-const PAGE_RECORDS = 2000;

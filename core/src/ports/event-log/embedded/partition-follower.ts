@@ -7,7 +7,7 @@
 import { readdir } from 'node:fs/promises';
 import type { LogRecord } from '../event-log.js';
 import { recordBytes } from './record-batch.js';
-import { Segment } from './segment.js';
+import { readChunkBytes, Segment } from './segment.js';
 
 export class PartitionFollower {
   private readonly segments: Segment[] = [];
@@ -37,7 +37,7 @@ export class PartitionFollower {
     for (let i = this.segmentIndexFor(offset); i < this.segments.length && next < endOffset; i++) {
       const segment = this.segments[i]!;
       await segment.refresh();
-      const more = await segment.read(this.topic, this.partition, next, endOffset, Math.min(1 << 20, Math.max(1 << 16, limits.maxBytes)), take);
+      const more = await segment.read(this.topic, this.partition, next, endOffset, readChunkBytes(limits.maxBytes), take);
       if (!more) break;
     }
     return count;

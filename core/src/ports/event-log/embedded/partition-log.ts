@@ -12,7 +12,7 @@ import type { Logger } from '../../../logging/logger.js';
 import { SyncScheduler, type DurabilityOptions } from '../../../storage/fsync-policy.js';
 import type { LogRecord, ReadResult } from '../event-log.js';
 import { encodeRecordBatch, recordBytes, type BatchRecord } from './record-batch.js';
-import { Segment, segmentFileName, type EncodedBatch } from './segment.js';
+import { readChunkBytes, Segment, segmentFileName, type EncodedBatch } from './segment.js';
 
 export interface PartitionLogOptions extends DurabilityOptions {
   segmentBytes: number;
@@ -198,7 +198,7 @@ export class PartitionLog {
       bytes += size;
       return records.length < maxRecords && bytes < maxBytes;
     };
-    const chunkBytes = Math.min(DEFAULT_MAX_READ_BYTES, Math.max(64 * 1024, maxBytes));
+    const chunkBytes = readChunkBytes(maxBytes);
     let next = offset;
     for (let i = this.segmentIndexFor(offset); i < this.segments.length && next < endOffset; i++) {
       const more = await this.segments[i]!.read(this.topic, this.partition, next, endOffset, chunkBytes, take);

@@ -32,6 +32,16 @@ export interface EncodedBatch {
   payload: Buffer;
 }
 
+/**
+ * How many bytes of a segment one read takes, for a read asking for `maxBytes` of records: a little more
+ * than asked, since frames carry batch and record headers besides the bytes the limit counts (so a read of
+ * about one chunk's worth of records needs one chunk, not a second one it mostly throws away), between
+ * 64 KiB and 1 MiB.
+ */
+export function readChunkBytes(maxBytes: number): number {
+  return Math.min(1024 * 1024, Math.max(64 * 1024, Math.ceil(maxBytes * 1.25)));
+}
+
 export function segmentFileName(baseOffset: number, extension: 'log' | 'index'): string {
   return `${String(baseOffset).padStart(20, '0')}.${extension}`;
 }
