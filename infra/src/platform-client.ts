@@ -9,6 +9,8 @@ export interface PlatformClientOptions {
   url: string;
   /** The API token, when the platform has one. */
   token?: string;
+  /** How long to wait for an answer before giving up on it (ms); unset, a call waits as long as it takes. */
+  timeoutMs?: number;
 }
 
 /** An error the platform's API answered: its stable code and message, and the HTTP status in the context. */
@@ -22,13 +24,18 @@ export class PlatformApiError extends PlatformError {
 
 export type PlatformCall = <T>(method: 'GET' | 'POST', path: string, body?: unknown) => Promise<T>;
 
-export function platformClient({ url, token }: PlatformClientOptions): PlatformCall {
+export function platformClient({ url, token, timeoutMs }: PlatformClientOptions): PlatformCall {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
   return async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
     let response: Response;
     try {
-      response = await fetch(new URL(path, url), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      response = await fetch(new URL(path, url), {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs),
+      });
     } catch (error) {
       // fetch says only "fetch failed"; its cause says why (ECONNREFUSED, ENOTFOUND...).
       const cause = (error as Error).cause as { code?: string; message?: string } | undefined;

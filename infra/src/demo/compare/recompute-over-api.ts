@@ -4,7 +4,8 @@
  * state it leaves has a batch version over the whole folded history, as a platform that has been running
  * for a while has.
  */
-import { ConnectionError, PlatformError } from '@lambda/core';
+import { PlatformError } from '@lambda/core';
+import { platformClient } from '../../platform-client.js';
 
 interface BatchRun {
   id: string;
@@ -16,10 +17,8 @@ interface BatchRun {
 
 /** Asks for a recompute of every view now and waits until every run completed; resolves with each run's horizon by view. */
 export async function recomputeOverApi(baseUrl: string, options: { everyMs?: number; deadline?: number } = {}): Promise<Record<string, number[] | null>> {
-  const url = new URL('/batch/run', baseUrl);
-  const started = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-  if (started.status !== 202) throw new ConnectionError(`POST ${url.pathname} answered ${started.status}: ${await started.text()}`, { context: { url: url.href } });
-  const { runs } = (await started.json()) as { runs: BatchRun[] };
+  const call = platformClient({ url: baseUrl, timeoutMs: 30_000 });
+  const { runs } = await call<{ runs: BatchRun[] }>('POST', '/batch/run', {});
   const horizons: Record<string, number[] | null> = {};
   for (let run of runs) {
     while (run.state === 'waiting' || run.state === 'running') {
@@ -27,17 +26,10 @@ export async function recomputeOverApi(baseUrl: string, options: { everyMs?: num
         throw new PlatformError(`the recompute of ${run.view} had not finished by the deadline`, { context: { view: run.view } });
       }
       await new Promise((resolve) => setTimeout(resolve, options.everyMs ?? 250));
-      run = await getRun(baseUrl, run.id);
+      run = await call<BatchRun>('GET', `/batch/jobs/${encodeURIComponent(run.id)}`);
     }
     if (run.state === 'failed') throw new PlatformError(`the recompute of ${run.view} failed: ${run.error}`, { context: { view: run.view } });
     horizons[run.view ?? run.id] = run.horizon;
   }
   return horizons;
-}
-
-async function getRun(baseUrl: string, id: string): Promise<BatchRun> {
-  const url = new URL(`/batch/jobs/${encodeURIComponent(id)}`, baseUrl);
-  const response = await fetch(url, { signal: AbortSignal.timeout(30_000) });
-  if (!response.ok) throw new ConnectionError(`GET ${url.pathname} answered ${response.status}: ${await response.text()}`, { context: { url: url.href } });
-  return (await response.json()) as BatchRun;
 }

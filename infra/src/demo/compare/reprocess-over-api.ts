@@ -4,7 +4,8 @@
  * own handle) is what lets the demo show each mode's progress (Kappa's replay, Lambda's recompute) while
  * it runs, read the same way the dashboard and `npm run reprocess` read it.
  */
-import { ConnectionError, PlatformError, type ViewDefinition } from '@lambda/core';
+import { PlatformError, type ViewDefinition } from '@lambda/core';
+import { platformClient } from '../../platform-client.js';
 import type { ReprocessSummary } from './mode-protocol.js';
 
 export interface ReprocessJobProgress {
@@ -47,10 +48,9 @@ export async function reprocessOverApi(
     onProgress?: (progress: { state: ReprocessJob['state']; progress: ReprocessJobProgress }) => void;
   } = {},
 ): Promise<ReprocessSummary> {
-  const url = new URL(`/views/${encodeURIComponent(view)}/reprocess`, baseUrl);
-  const started = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ definition }) });
-  if (started.status !== 202) throw new ConnectionError(`POST ${url.pathname} answered ${started.status}: ${await started.text()}`, { context: { url: url.href } });
-  let job = ((await started.json()) as { job: ReprocessJob }).job;
+  const call = platformClient({ url: baseUrl, timeoutMs: 30_000 });
+  const path = `/views/${encodeURIComponent(view)}/reprocess`;
+  let { job } = await call<{ job: ReprocessJob }>('POST', path, { definition });
   for (;;) {
     options.onProgress?.({ state: job.state, progress: job.progress });
     if (job.state === 'failed') throw new PlatformError(`the reprocess of ${view} failed: ${job.error}`, { context: { view } });
@@ -65,7 +65,7 @@ export async function reprocessOverApi(
       if (options.deadline !== undefined && Date.now() > options.deadline) {
         throw new PlatformError(`the reprocess of ${view} had not completed by the deadline (last: ${job.progress.phase}, ${job.progress.percent}%)`, { context: { view } });
       }
-      const polled = await poll(url).catch((error: unknown) => error as Error);
+      const polled = await call<{ job: ReprocessJob }>('GET', path).then(({ job }) => job, (error: unknown) => error as Error);
       if (!(polled instanceof Error)) {
         job = polled;
         break;
@@ -73,10 +73,4 @@ export async function reprocessOverApi(
       await new Promise((resolve) => setTimeout(resolve, options.everyMs ?? 250));
     }
   }
-}
-
-async function poll(url: URL): Promise<ReprocessJob> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(30_000) });
-  if (!response.ok) throw new ConnectionError(`GET ${url.pathname} answered ${response.status}: ${await response.text()}`, { context: { url: url.href } });
-  return ((await response.json()) as { job: ReprocessJob }).job;
 }

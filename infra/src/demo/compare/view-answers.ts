@@ -2,8 +2,8 @@
  * A view's whole answer over HTTP, as any client reads it: its keys, then its windows for those keys
  * (pages followed), with the provenance of the read that gave the windows.
  */
-import { ConnectionError } from '@lambda/core';
 import type { MergedAnswer, MergedWindow, Provenance } from '@lambda/serving-layer';
+import { platformClient } from '../../platform-client.js';
 
 export interface WholeAnswer {
   windows: MergedWindow[];
@@ -64,10 +64,8 @@ export async function probePosition(baseUrl: string, view: string): Promise<numb
   return page.provenance.position;
 }
 
-async function getJson<T>(baseUrl: string, path: string, query: Record<string, string | string[]>): Promise<T> {
-  const url = new URL(path, baseUrl);
-  for (const [name, value] of Object.entries(query)) for (const item of [value].flat()) url.searchParams.append(name, item);
-  const response = await fetch(url);
-  if (!response.ok) throw new ConnectionError(`GET ${url.pathname} answered ${response.status}: ${await response.text()}`, { context: { url: url.href } });
-  return (await response.json()) as T;
+function getJson<T>(baseUrl: string, path: string, query: Record<string, string | string[]>): Promise<T> {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) for (const item of [value].flat()) search.append(name, item);
+  return platformClient({ url: baseUrl })<T>('GET', `${path}?${search}`);
 }
