@@ -1,3 +1,5 @@
+import { appendFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EmbeddedEventLog, openLogFollower, type LogFollower, type LogRecord } from '../src/index.js';
 import { makeTempDir } from '@lambda/test-kit';
@@ -71,5 +73,19 @@ describe('a follower of the embedded log', () => {
     await writer;
     expect(appended).toBe(1200);
     expect(values).toEqual(Array.from({ length: 1200 }, (_, i) => `w${i}`));
+  });
+
+  it('should stop at the end offset and never look at a frame past it, which the owner may be writing', async () => {
+    await log.append('events', Array.from({ length: 10 }, (_, i) => ({ value: `t${i}`, partition: 0 })));
+    const [end] = await log.endOffsets('events');
+    // What a reader sees while the owner's next frame is half written: its header, part of its payload.
+    const partitionDirectory = join(dir.path, 'topics', 'events', '0');
+    const segment = (await readdir(partitionDirectory)).filter((name) => name.endsWith('.log')).sort().at(-1)!;
+    const torn = Buffer.alloc(20);
+    torn.writeUInt32LE(1000, 0);
+    await appendFile(join(partitionDirectory, segment), torn);
+
+    const records = await scanAll(0, 0, end!, 100);
+    expect(records.map((record) => record.value.toString())).toEqual(Array.from({ length: 10 }, (_, i) => `t${i}`));
   });
 });

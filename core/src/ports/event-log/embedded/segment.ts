@@ -205,7 +205,9 @@ export class Segment {
           if (record.offset >= endOffset) return (wantMore = false);
           return (wantMore = take(record));
         });
-        return wantMore;
+        // The next frame starts at or past the end: a follower must not look at it, since the owner may
+        // be writing it still (a torn frame would read as corrupt).
+        return wantMore && baseOffset + count < endOffset;
       },
       { onInvalid: 'throw', file: this.path, chunkBytes },
     );
