@@ -77,8 +77,11 @@ async function schemathesis(url: string, dir: string, name: string, token?: stri
     String(MAX_EXAMPLES),
     '--seed',
     String(SEED),
+    // One worker: on Python 3.11, two threads building ASTs at once (hypothesis describes lambdas from their
+    // source) can trip CPython's shared recursion counter, "AST constructor recursion depth mismatch"
+    // (python/cpython#106905). Generation holds the GIL anyway, so a second thread gained little.
     '--workers',
-    '2',
+    '1',
     '--request-timeout',
     '30',
     // Hypothesis times its own generation: on a busy CI machine that says nothing about the API.
